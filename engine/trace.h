@@ -1,0 +1,62 @@
+/* trace — what one generation session computed, as plain data the views and tests read.
+ *
+ * For every position t of the context: its token and string; the attention weights of
+ * every layer and head for query t (the causal row, keys 0..t, or for a bidirectional
+ * block every key), kept as rows appended step by step so the full matrix is always
+ * there; optionally the residual stream after each layer (for the logit lens).
+ * For every position that was sampled (and for the pending next position): the logits,
+ * the model's distribution, and the distribution after temperature/top-k/top-p.
+ * A Trace is owned by the generator (gen.h); views get it const.
+ */
+#ifndef LECTERN_TRACE_H
+#define LECTERN_TRACE_H
+
+#include "engine/sampler.h"
+
+typedef struct {
+    int pos;            /* the distribution predicts the token at this position */
+    float *logits;      /* (V) raw logits */
+    float *probs;       /* (V) softmax(logits) */
+    float *filtered;    /* (V) after temperature/top-k/top-p; 0 where cut */
+    int chosen;         /* token placed at pos, -1 while pending */
+    int forced;         /* 1 when the token was forced (`force`, prompt) rather than drawn */
+    SamplerParams params;
+} StepDist;
+
+typedef struct Trace {
+    int n_layer, n_head, n_embd, n_vocab;
+    int n;              /* tokens in the context */
+    int n_prompt;       /* the first n_prompt came from the prompt */
+    int *tokens;        /* [n] */
+    float *token_prob;  /* [n] probability the model gave tokens[t] from t-1 (t>0), NAN at 0 */
+
+    int have_attn;      /* attention rows captured */
+    float **attn_row;   /* [n] -> (L, NH, attn_nkeys[t]) */
+    int *attn_nkeys;    /* [n] */
+
+    int have_resid;     /* residual streams captured */
+    float **resid;      /* [n] -> (L + 1, C) */
+
+    StepDist **dist;    /* [n + 1]: dist[t] predicted tokens[t]; NULL where not kept (prompt);
+                           dist[n] is the pending next distribution */
+    const char *mask_name;    /* "causal", "bidirectional", pattern name */
+    const char *kernel_name;  /* "attention_forward (engine/attention.c)" */
+    int cap;            /* allocated slots */
+} Trace;
+
+/* Weight of query q on key k in layer l, head h; 0 outside the row (masked). */
+float trace_attn(const Trace *t, int l, int h, int q, int k);
+/* The row for query q (nkeys floats) or NULL if not captured. */
+const float *trace_attn_row(const Trace *t, int l, int h, int q, int *nkeys);
+/* The pending next-token distribution, or NULL before a prompt. */
+const StepDist *trace_next(const Trace *t);
+
+/* Managed by gen.c: */
+void trace_init(Trace *t, int L, int NH, int C, int V);
+void trace_done(Trace *t);
+void trace_truncate(Trace *t, int n);          /* drop positions >= n */
+void trace_reserve(Trace *t, int n);           /* room for n positions (+1 dist) */
+StepDist *stepdist_alloc(int V, int pos);
+void stepdist_free(StepDist *d);
+
+#endif
