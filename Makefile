@@ -123,4 +123,5 @@ install: all
 clean:
 	rm -rf build build-asan build-fuzz bin
 
+.SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
