@@ -28,7 +28,7 @@
 #define HF_MAX_VOCAB (1 << 24)
 #define HF_MAX_INNER (1 << 20)
 
-void hfconfig_gpt2_defaults(HfGpt2Config *c)
+void hfconfig_defaults(HfGpt2Config *c)
 {
     memset(c, 0, sizeof *c);
     c->n_layer = 12;
@@ -108,7 +108,7 @@ static int from_json(HfGpt2Config *out, json_t *root, const char *file)
     if (!json_is_object(root))
         return ERR(ERR_FORMAT, "%s: config is a JSON %s, not an object", file, type_name(root));
     HfGpt2Config c;
-    hfconfig_gpt2_defaults(&c);
+    hfconfig_defaults(&c);
     int rc;
 
     json_t *mt = json_object_get(root, "model_type");
@@ -196,7 +196,7 @@ static int json_fail(const char *file, const json_error_t *e)
     return rc;
 }
 
-int hfconfig_gpt2_load(HfGpt2Config *out, const char *path)
+int hfconfig_load(HfGpt2Config *out, const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return ERR(ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -211,7 +211,7 @@ int hfconfig_gpt2_load(HfGpt2Config *out, const char *path)
     return rc;
 }
 
-int hfconfig_gpt2_parse(HfGpt2Config *out, const char *json, size_t len, const char *name)
+int hfconfig_parse(HfGpt2Config *out, const char *json, size_t len, const char *name)
 {
     if (!name) name = "<config>";
     if (!json && len) return ERR(ERR_ARG, "%s: NULL text", name);

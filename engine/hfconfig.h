@@ -25,13 +25,13 @@ typedef struct {
 } HfGpt2Config;
 
 /* GPT2Config's defaults. */
-void hfconfig_gpt2_defaults(HfGpt2Config *c);
+void hfconfig_defaults(HfGpt2Config *c);
 
 /* Reads path.  Returns 0, or ERR_IO / ERR_FORMAT / ERR_RANGE / ERR_UNSUPPORTED with a message
  * naming path and the key; *out is untouched on error. */
-int hfconfig_gpt2_load(HfGpt2Config *out, const char *path);
+int hfconfig_load(HfGpt2Config *out, const char *path);
 
 /* The same over len bytes of JSON text; name is used in messages. */
-int hfconfig_gpt2_parse(HfGpt2Config *out, const char *json, size_t len, const char *name);
+int hfconfig_parse(HfGpt2Config *out, const char *json, size_t len, const char *name);
 
 #endif

@@ -11,7 +11,7 @@
 
 static int parse(HfGpt2Config *c, const char *json)
 {
-    return hfconfig_gpt2_parse(c, json, strlen(json), "config.json");
+    return hfconfig_parse(c, json, strlen(json), "config.json");
 }
 
 START_TEST(test_tiny_config)
@@ -19,7 +19,7 @@ START_TEST(test_tiny_config)
     const char *path = shared_path("models/gpt2-tiny/config.json", "gpt2-tiny config");
     if (!path) return;
     HfGpt2Config c;
-    ck_assert_msg(hfconfig_gpt2_load(&c, path) == 0, "%s", err_msg());
+    ck_assert_msg(hfconfig_load(&c, path) == 0, "%s", err_msg());
     ck_assert_int_eq(c.n_layer, 2);
     ck_assert_int_eq(c.n_head, 4);
     ck_assert_int_eq(c.n_embd, 64);
@@ -35,7 +35,7 @@ END_TEST
 START_TEST(test_defaults_and_aliases)
 {
     HfGpt2Config c, d;
-    hfconfig_gpt2_defaults(&d);
+    hfconfig_defaults(&d);
     ck_assert_int_eq(parse(&c, "{}"), 0);
     ck_assert_int_eq(memcmp(&c, &d, sizeof c), 0);
     ck_assert_int_eq(c.n_layer, 12);
@@ -133,13 +133,13 @@ END_TEST
 START_TEST(test_load_errors)
 {
     HfGpt2Config c;
-    ck_assert_int_eq(hfconfig_gpt2_load(&c, "/nonexistent/config.json"), ERR_IO);
+    ck_assert_int_eq(hfconfig_load(&c, "/nonexistent/config.json"), ERR_IO);
     ck_assert_str_eq(err_msg(), "/nonexistent/config.json: cannot open: No such file or directory");
-    ck_assert_int_eq(hfconfig_gpt2_load(&c, "/"), ERR_IO);
+    ck_assert_int_eq(hfconfig_load(&c, "/"), ERR_IO);
     ck_assert_ptr_nonnull(strstr(err_msg(), "/: read error: Is a directory"));
     const char text[] = "{\"n_head\": 4,\n \"n_embd\": 66}";
     char *path = write_temp(text, sizeof text - 1, ".json");
-    ck_assert_int_eq(hfconfig_gpt2_load(&c, path), ERR_FORMAT);
+    ck_assert_int_eq(hfconfig_load(&c, path), ERR_FORMAT);
     char *want = xasprintf("%s: n_embd 66 is not divisible by n_head 4", path);
     ck_assert_str_eq(err_msg(), want);
     free(want);
@@ -147,12 +147,12 @@ START_TEST(test_load_errors)
     free(path);
     const char broken[] = "{\"n_head\": 4,\n \"n_embd\": }";
     path = write_temp(broken, sizeof broken - 1, ".json");
-    ck_assert_int_eq(hfconfig_gpt2_load(&c, path), ERR_FORMAT);
+    ck_assert_int_eq(hfconfig_load(&c, path), ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(err_msg(), "not valid JSON"));
     ck_assert_ptr_nonnull(strstr(err_msg(), "at line 2 column"));
     unlink(path);
     free(path);
-    ck_assert_int_eq(hfconfig_gpt2_parse(&c, NULL, 3, NULL), ERR_ARG);
+    ck_assert_int_eq(hfconfig_parse(&c, NULL, 3, NULL), ERR_ARG);
 }
 END_TEST
 
