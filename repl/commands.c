@@ -360,7 +360,10 @@ static int cmd_prompt(Session *s, const CmdArgs *a)
             return rc;
         }
     }
-    if (n > INT_MAX) rc = ERR(ERR_RANGE, "prompt of %zu tokens is too long", n);
+    /* Checked here too so that an over-long prompt leaves the old context in place. */
+    if (n > (size_t)s->model->cfg.n_ctx)
+        rc = ERR(ERR_RANGE, "the prompt is %zu tokens; the model's context holds %d", n,
+                 s->model->cfg.n_ctx);
     else rc = gen_prompt(s->gen, ids, (int)n);
     free(ids);
     if (rc < 0) {
