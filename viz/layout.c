@@ -576,7 +576,7 @@ static const char *view_usage =
     " agg head|mean|max|rollout | pool max|mean | scale linear|log | hide-first on|off |"
     " mass P | ids on|off | step N|latest | cursor Q K | lock on|off | lens-layer N";
 
-int layout_command(Workbench *wb, const Trace *t, int argc, char **argv, char **msg)
+int layout_command(Workbench *wb, const Trace *t, int argc, const char *const *argv, char **msg)
 {
     *msg = NULL;
     VizOpts *o = &wb->o;

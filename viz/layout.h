@@ -75,7 +75,7 @@ int layout_key(Workbench *wb, const Trace *t, int key);
 /* `view ...` and `presenter ...` as argv (argv[0] is "view" or "presenter").  Returns 0, or
  * -1 with *msg (malloc'd) saying what was wrong; on success *msg (malloc'd, may be NULL)
  * says what changed. */
-int layout_command(Workbench *wb, const Trace *t, int argc, char **argv, char **msg);
+int layout_command(Workbench *wb, const Trace *t, int argc, const char *const *argv, char **msg);
 
 /* Appends text (may hold several lines, invalid bytes are escaped) to the output pane. */
 void layout_output(Workbench *wb, const char *text, size_t len);
