@@ -100,6 +100,7 @@ static struct {
     LensTable lens;            /* cached logit lens */
     int lens_valid;
     int lens_n, lens_pos0, lens_npos, lens_last;
+    int lens_tried;            /* context length when capture was last tried, to try once */
     double last_ms;
 } sc;
 
@@ -300,7 +301,15 @@ static const LensTable *lens_for(const Trace *t)
 {
     int pos0, npos;
     Session *s = sc.s;
-    if (!s->gen || !t->have_resid || !layout_lens_span(sc.wb, t, &pos0, &npos)) return NULL;
+    if (!s->gen || !layout_lens_span(sc.wb, t, &pos0, &npos)) return NULL;
+    if (!t->have_resid) {
+        /* the lens pane is on screen: record residual streams (reruns the context once) */
+        if (sc.lens_tried == t->n) return NULL;
+        sc.lens_tried = t->n;
+        if (gen_capture(s->gen, t->have_attn, 1) != 0) { err_clear(); return NULL; }
+        t = gen_trace(s->gen);
+        if (!t->have_resid) return NULL;
+    }
     int last = t->n > 0 ? t->tokens[t->n - 1] : -1;
     if (sc.lens_valid && sc.lens_n == t->n && sc.lens_pos0 == pos0 && sc.lens_npos == npos &&
         sc.lens_last == last)
@@ -348,6 +357,7 @@ int screen_run(Session *s)
     if (crt_init() != 0) return -1;
     memset(&sc, 0, sizeof sc);
     sc.s = s;
+    sc.lens_tried = -1;
     sc.wb = workbench();
     sc.wb->focus_repl = 1;
     sc.canvas = canvas_alloc(1, 1, 0);

@@ -186,16 +186,27 @@ int bars_draw_probs(Canvas *c, Rect r, const Trace *t, int pos, int k, const Viz
     return y - r.y;
 }
 
+/* A probability in a few characters: fixed point while it says something, else
+ * scientific, so a tiny model's 0.00002 does not read as 0. */
+static void fmt_p(char *buf, size_t n, float p, int decimals)
+{
+    if (p >= 0.001f || p == 0.0f) snprintf(buf, n, "%.*f", decimals, (double)p);
+    else snprintf(buf, n, "%.1e", (double)p);
+}
+
 int bars_draw_step(Canvas *c, Rect r, const Trace *t, int pos, int k)
 {
+    char pb[32];
     const StepDist *d = dist_at(t, &pos);
     int x = 0;
     char *head;
     if (pos < t->n) {
         char *s = tokens_escape(t, t->tokens[pos]);
         if (!d || !d->probs) head = xasprintf("step %d ▸ %s (prompt)", pos, s);
-        else head = xasprintf("step %d ▸ %s p=%.4f (%s)", pos, s, (double)d->probs[t->tokens[pos]],
-                              d->forced ? "forced" : "sampled");
+        else {
+            fmt_p(pb, sizeof pb, d->probs[t->tokens[pos]], 4);
+            head = xasprintf("step %d ▸ %s p=%s (%s)", pos, s, pb, d->forced ? "forced" : "sampled");
+        }
         free(s);
     } else {
         head = xasprintf("next %d ▸ ?", pos);
@@ -211,7 +222,8 @@ int bars_draw_step(Canvas *c, Rect r, const Trace *t, int pos, int k)
     for (int i = 0; i < cnt; i++, placed++) {
         char *s = tokens_escape(t, idx[i]);
         int chosen = pos < t->n && idx[i] == t->tokens[pos];
-        char *cand = xasprintf("%s %s %.3f%s", i ? "," : "", s, (double)d->probs[idx[i]], chosen ? "✓" : "");
+        fmt_p(pb, sizeof pb, d->probs[idx[i]], 3);
+        char *cand = xasprintf("%s %s %s%s", i ? "," : "", s, pb, chosen ? "✓" : "");
         free(s);
         if (x + utf8_width(cand) > r.w) { free(cand); break; }
         x += canvas_put(c, &r, r.x + x, r.y, cand, chosen ? ROLE_SAMPLED : ROLE_DEFAULT, 0);
