@@ -11,6 +11,7 @@
  * Commands that change state append a canonical line to the replay log (session_log).
  */
 #include "repl/commands.h"
+#include "repl/screen.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -870,6 +871,24 @@ const Command commands_table[] = {
       "that changed its state (load, prompt, step, gen, back, force, set, reset), as a\n"
       "script.  Running it (lectern FILE) rebuilds the same context, token for token.",
       2, 2, 0, COMPLETE_SAVE, cmd_save },
+    { "view", "WHAT VALUE", "what the screen's panes show: layer, head, pane, options",
+      "Every key of the workbench screen has this command twin, so lessons and scripts can\n"
+      "drive the view:\n"
+      "  view layer N | view head N        the attention pane's layer and head\n"
+      "  view pane tokens|attn|probs|lens|output|model   give a pane focus\n"
+      "  view model on|off                 all layers x heads as small heatmaps\n"
+      "  view agg head|mean|max|rollout    one head, or an aggregate over heads/layers\n"
+      "  view pool max|mean                how long sequences are pooled into blocks\n"
+      "  view scale linear|log             the colour scale\n"
+      "  view hide-first on|off            hide the first token and renormalise rows\n"
+      "  view mass P                       per row, only the largest weights up to P of the mass\n"
+      "  view step N|latest                scrub the token strip back to step N\n"
+      "  view cursor Q K | view lock on|off | view ids on|off | view lens-layer N",
+      1, 3, 0, COMPLETE_NONE, screen_cmd_view },
+    { "presenter", "on|off", "projector mode: fewer panes, bigger cells and bars",
+      "presenter on enlarges the screen's heatmap cells and bars and shows fewer panes, for\n"
+      "a projector; presenter off returns to the full workbench.",
+      1, 1, 0, COMPLETE_NONE, screen_cmd_presenter },
     { "quit", "", "leave lectern (Ctrl-D too)",
       "Leaves lectern.  The command history is kept for the next session.",
       0, 0, 0, COMPLETE_NONE, cmd_quit },

@@ -20,6 +20,7 @@
 
 #include "engine/err.h"
 #include "repl/line.h"
+#include "repl/screen.h"
 #include "repl/session.h"
 #include "repl/subcmd.h"
 
@@ -127,7 +128,6 @@ int main(int argc, char **argv)
         perror(script);
         return 1;
     }
-    (void)plain;  /* the plain prompt is the only interactive view built so far */
 
     err_install_gsl_handler();
     int interactive = !script && !commands && isatty(STDIN_FILENO);
@@ -159,7 +159,8 @@ int main(int argc, char **argv)
         fclose(script_f);
     } else if (!interactive) {
         session_run_file(s, stdin, echo);
-    } else {
+    } else if (plain || json || !isatty(STDOUT_FILENO) || screen_run(s) != 0) {
+        /* --plain, JSON, output to a pipe, or a terminal curses cannot drive */
         if (!json) {
             printf("lectern %s — type help for the commands, quit or Ctrl-D to leave.\n",
                    LECTERN_VERSION);

@@ -11,7 +11,10 @@
 #include "tests/util/testutil.h"
 #include "tests/viz_fixture.h"
 #include "viz/canvas.h"
+#include "viz/crt.h"
+#include "viz/layout.h"
 #include "viz/plain.h"
+#include "viz/ramp.h"
 #include "viz/views.h"
 
 /* Expected pictures.  Read them as the spec: rows = queries, columns = keys; the causal
@@ -553,6 +556,259 @@ START_TEST(test_heat_cells_carry_levels)
 }
 END_TEST
 
+
+START_TEST(test_ramp_and_scheme)
+{
+    /* viridis: lightness rises along the ramp, so equal weight steps look equal */
+    double prev = -1;
+    for (int i = 0; i <= 20; i++) {
+        double rgb[3];
+        ramp_rgb((float)i / 20.0f, rgb);
+        double l = ramp_luminance(rgb);
+        ck_assert(l > prev);
+        prev = l;
+    }
+    double rgb[3], x[3];
+    ramp_rgb(0.0f, rgb);
+    ck_assert_float_eq_tol(rgb[0], 0.267004, 1e-9);
+    int lo = ramp_xterm256(0.0f), hi = ramp_xterm256(1.0f);
+    ramp_xterm_rgb(lo, x);
+    ck_assert(x[2] > x[1]);                 /* dark violet: blue over green */
+    ramp_xterm_rgb(hi, x);
+    ck_assert(x[0] > 0.8 && x[1] > 0.8 && x[2] < 0.4);   /* yellow */
+    ck_assert_int_eq(ramp_basic8(0.0f), 0);
+    ck_assert_int_eq(ramp_basic8(1.0f), 7);
+
+    Cell heat = {.glyph = "@", .width = 1, .role = ROLE_HEAT, .attr = CANVAS_SHADE, .color = -1, .heat = 1.0f};
+    CrtStyle st = crt_style(&heat, CRT_COLOR256);
+    ck_assert_int_eq(st.bg, hi);
+    ck_assert_int_eq(st.fg, 16);            /* dark text on the light end */
+    ck_assert_int_eq(st.blank, 1);          /* colour replaces the shade glyph */
+    st = crt_style(&heat, CRT_COLOR8);
+    ck_assert_int_eq(st.bg, 7);
+    ck_assert_int_eq(st.blank, 0);
+    st = crt_style(&heat, CRT_MONO);
+    ck_assert_int_eq(st.bg, -1);
+    ck_assert_int_eq(st.blank, 0);          /* monochrome shows the shade glyph */
+    Cell masked = {.glyph = "·", .width = 1, .role = ROLE_MASKED, .color = -1, .heat = -1};
+    ck_assert_int_eq(crt_style(&masked, CRT_MONO).attr, CANVAS_DIM);
+    ck_assert_int_ne(crt_style(&masked, CRT_COLOR256).fg, -1);
+
+    setenv("NO_COLOR", "1", 1);
+    ck_assert_int_eq(crt_pick_colors(256), CRT_MONO);
+    setenv("NO_COLOR", "", 1);              /* empty means unset (no-color.org) */
+    ck_assert_int_eq(crt_pick_colors(256), CRT_COLOR256);
+    unsetenv("NO_COLOR");
+    ck_assert_int_eq(crt_pick_colors(8), CRT_COLOR8);
+    ck_assert_int_eq(crt_pick_colors(0), CRT_MONO);
+    setenv("LECTERN_COLORS", "8", 1);
+    ck_assert_int_eq(crt_pick_colors(256), CRT_COLOR8);
+    unsetenv("LECTERN_COLORS");
+}
+END_TEST
+
+static char *wb_text(Workbench *wb, const Trace *t, int *cx, int *cy)
+{
+    Canvas *c = canvas_alloc(1, 1, 0);
+    int x, y;
+    layout_draw(wb, c, t, NULL, cx ? cx : &x, cy ? cy : &y);
+    char *s = canvas_to_text(c);
+    canvas_free(c);
+    return s;
+}
+
+START_TEST(test_layout_places_panes)
+{
+    Workbench *wb = layout_alloc();
+    layout_place(wb, 100, 35);
+    ck_assert(!wb->too_small);
+    Rect a = wb->pane[PANE_ATTN], p = wb->pane[PANE_PROBS], l = wb->pane[PANE_LENS], o = wb->pane[PANE_OUTPUT];
+    ck_assert_int_eq(a.x, 0);
+    ck_assert_int_eq(a.w, 55);
+    ck_assert_int_eq(p.x, 56);
+    ck_assert_int_gt(l.w, 0);
+    ck_assert_int_eq(o.y + o.h, 33);        /* key help at 33, command line at 34 */
+    /* panes never overlap */
+    for (int i = 0; i < PANE_COUNT; i++)
+        for (int j = i + 1; j < PANE_COUNT; j++) {
+            Rect r1 = wb->pane[i], r2 = wb->pane[j];
+            if (!r1.w || !r2.w) continue;
+            int apart = r1.x + r1.w <= r2.x || r2.x + r2.w <= r1.x || r1.y + r1.h <= r2.y || r2.y + r2.h <= r1.y;
+            ck_assert_msg(apart, "panes %d and %d overlap", i, j);
+        }
+    layout_place(wb, 80, 24);               /* narrow: one column, no lens */
+    ck_assert_int_eq(wb->pane[PANE_LENS].w, 0);
+    ck_assert_int_eq(wb->pane[PANE_PROBS].x, 0);
+    wb->o.presenter = 1;
+    layout_place(wb, 110, 35);              /* presenter: fewer panes */
+    ck_assert_int_eq(wb->pane[PANE_LENS].w, 0);
+    layout_place(wb, 59, 30);
+    ck_assert(wb->too_small);
+    layout_place(wb, 60, 18);
+    ck_assert(!wb->too_small);
+    layout_free(wb);
+    layout_free(NULL);
+}
+END_TEST
+
+START_TEST(test_layout_draw_screen)
+{
+    Fixture f;
+    fx_build(&f);
+    Workbench *wb = layout_alloc();
+    layout_place(wb, 100, 35);
+    wb->prompt = "lectern> ";
+    wb->line = "гео 5";
+    wb->point = (int)strlen("гео");
+    layout_output(wb, "first\nsecond\tx\x01y\n", 17);
+    int cx, cy;
+    char *s = wb_text(wb, &f.t, &cx, &cy);
+    ck_assert_ptr_nonnull(strstr(s, " tiny.safetensors · causal mask · attention_forward (engine/attention.c) · layer 0/1 head 0/1"));
+    ck_assert_ptr_nonnull(strstr(s, "\n0 The │@@· · ·"));
+    ck_assert_ptr_nonnull(strstr(s, "│1 ␣cat  0.4000"));
+    ck_assert_ptr_nonnull(strstr(s, "\nsecond    x\\x01y\n"));
+    ck_assert_ptr_nonnull(strstr(s, "\nlectern> гео 5\n"));
+    ck_assert_int_eq(cx, 12);               /* display columns, not bytes */
+    ck_assert_int_eq(cy, 34);
+    free(s);
+    layout_place(wb, 50, 14);
+    s = wb_text(wb, &f.t, &cx, &cy);
+    ck_assert_ptr_nonnull(strstr(s, "The terminal is 50×14; the workbench needs at\nleast 60×18."));
+    ck_assert_ptr_nonnull(strstr(s, "\nlectern> гео 5\n"));
+    ck_assert_int_eq(cy, 13);
+    free(s);
+    layout_free(wb);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_layout_keys)
+{
+    Fixture f;
+    fx_build(&f);
+    Workbench *wb = layout_alloc();
+    layout_place(wb, 100, 35);
+    ck_assert_int_eq(layout_key(wb, &f.t, 'x') & LAYOUT_UNUSED, LAYOUT_UNUSED);   /* typing */
+    ck_assert_int_eq(layout_key(wb, &f.t, ']') & LAYOUT_UNUSED, LAYOUT_UNUSED);
+    ck_assert_int_eq(wb->o.layer, 0);
+    ck_assert(layout_key(wb, &f.t, CRT_KEY_F(7)) & LAYOUT_REDRAW);               /* anywhere */
+    ck_assert_int_eq(wb->o.layer, 1);
+    ck_assert(layout_key(wb, &f.t, CRT_KEY_F(5)) & LAYOUT_STEP);
+    layout_key(wb, &f.t, CRT_KEY_ESC);
+    ck_assert_int_eq(wb->focus_repl, 0);
+    ck_assert_int_eq(wb->focus, PANE_ATTN);
+    ck_assert_int_eq(wb->o.cur_q, 3);
+    layout_key(wb, &f.t, ']');
+    ck_assert_int_eq(wb->o.layer, 0);       /* wraps */
+    layout_key(wb, &f.t, '}');
+    ck_assert_int_eq(wb->o.head, 1);
+    layout_key(wb, &f.t, CRT_KEY_RIGHT);
+    layout_key(wb, &f.t, CRT_KEY_UP);
+    ck_assert_int_eq(wb->o.cur_q, 2);
+    ck_assert_int_eq(wb->o.cur_k, 1);
+    layout_key(wb, &f.t, '\r');
+    ck_assert_int_eq(wb->o.locked, 1);
+    char *s = wb_text(wb, &f.t, NULL, NULL);
+    ck_assert_ptr_nonnull(strstr(s, "locked: query 2 ␣cat → key 1 ␣кот: weight 0.0799999982"));
+    free(s);
+    layout_key(wb, &f.t, 'a');
+    ck_assert_int_eq(wb->o.agg, VIZ_AGG_MEAN);
+    layout_key(wb, &f.t, 't');
+    ck_assert_float_eq(wb->o.mass, 0.9f);
+    layout_key(wb, &f.t, '\t');
+    ck_assert_int_eq(wb->focus, PANE_PROBS);
+    layout_key(wb, &f.t, CRT_KEY_LEFT);     /* scrub back to position 3 */
+    ck_assert_int_eq(wb->o.step, 3);
+    s = wb_text(wb, &f.t, NULL, NULL);
+    ck_assert_ptr_nonnull(strstr(s, "position 3 · sampled ↵"));
+    free(s);
+    layout_key(wb, &f.t, CRT_KEY_RIGHT);
+    ck_assert_int_eq(wb->o.step, -1);       /* back to following the pending step */
+    layout_key(wb, &f.t, 'm');
+    ck_assert(wb->model_view);
+    ck_assert_int_eq(wb->focus, PANE_ATTN);
+    layout_key(wb, &f.t, CRT_KEY_DOWN);
+    ck_assert_int_eq(wb->o.layer, 1);
+    layout_key(wb, &f.t, '\r');
+    ck_assert(!wb->model_view);
+    layout_key(wb, &f.t, '?');
+    ck_assert(wb->help);
+    s = wb_text(wb, &f.t, NULL, NULL);
+    ck_assert_ptr_nonnull(strstr(s, "Every key has a command"));
+    free(s);
+    layout_key(wb, &f.t, 'q');              /* any key closes the help */
+    ck_assert(!wb->help);
+    ck_assert(layout_key(wb, &f.t, CRT_KEY_ESC) & LAYOUT_TO_REPL);
+    ck_assert(wb->focus_repl);
+    layout_free(wb);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_layout_commands)
+{
+    Fixture f;
+    fx_build(&f);
+    Workbench *wb = layout_alloc();
+    layout_place(wb, 100, 35);
+    char *msg;
+#define CMD(...) layout_command(wb, &f.t, (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *)), \
+                                (const char *[]){__VA_ARGS__}, &msg)
+    ck_assert_int_eq(CMD("view", "layer", "1"), 0);
+    ck_assert_str_eq(msg, "view: layer 1");
+    free(msg);
+    ck_assert_int_eq(wb->o.layer, 1);
+    ck_assert_int_eq(CMD("view", "layer", "2"), -1);
+    ck_assert_str_eq(msg, "view layer: expected 0..1, got '2'");
+    free(msg);
+    ck_assert_int_eq(CMD("view", "head", "x"), -1);
+    free(msg);
+    ck_assert_int_eq(CMD("view", "pane", "lens"), 0);
+    free(msg);
+    ck_assert_int_eq(wb->focus, PANE_LENS);
+    ck_assert_int_eq(wb->focus_repl, 0);
+    ck_assert_int_eq(CMD("view", "pane", "nope"), -1);
+    free(msg);
+    ck_assert_int_eq(CMD("view", "agg", "rollout"), 0);
+    free(msg);
+    ck_assert_int_eq(wb->o.agg, VIZ_AGG_ROLLOUT);
+    ck_assert_int_eq(CMD("view", "mass", "90%"), 0);
+    free(msg);
+    ck_assert_float_eq_tol(wb->o.mass, 0.9f, 1e-6f);
+    ck_assert_int_eq(CMD("view", "mass", "0"), -1);
+    free(msg);
+    ck_assert_int_eq(CMD("view", "scale", "log"), 0);
+    free(msg);
+    ck_assert_int_eq(CMD("view", "scale", "cubic"), -1);
+    free(msg);
+    ck_assert_int_eq(CMD("view", "step", "3"), 0);
+    free(msg);
+    ck_assert_int_eq(wb->o.step, 3);
+    ck_assert_int_eq(CMD("view", "step", "9"), -1);
+    free(msg);
+    ck_assert_int_eq(CMD("view", "cursor", "3", "1"), 0);
+    free(msg);
+    ck_assert_int_eq(CMD("view", "cursor", "1", "7"), -1);
+    free(msg);
+    ck_assert_int_eq(CMD("view", "model", "on"), 0);
+    free(msg);
+    ck_assert(wb->model_view);
+    ck_assert_int_eq(CMD("view", "bogus", "1"), -1);
+    free(msg);
+    ck_assert_int_eq(CMD("view"), -1);
+    free(msg);
+    ck_assert_int_eq(CMD("presenter", "on"), 0);
+    free(msg);
+    ck_assert(wb->o.presenter);
+    ck_assert_int_eq(wb->pane[PANE_LENS].w, 0);
+    ck_assert_int_eq(CMD("presenter", "maybe"), -1);
+    free(msg);
+#undef CMD
+    layout_free(wb);
+    fx_free(&f);
+}
+END_TEST
+
 int main(void)
 {
     setlocale(LC_ALL, "C.UTF-8");
@@ -575,6 +831,11 @@ int main(void)
     tcase_add_test(tc, test_model_text_exact);
     tcase_add_test(tc, test_lens_text_exact);
     tcase_add_test(tc, test_heat_cells_carry_levels);
+    tcase_add_test(tc, test_ramp_and_scheme);
+    tcase_add_test(tc, test_layout_places_panes);
+    tcase_add_test(tc, test_layout_draw_screen);
+    tcase_add_test(tc, test_layout_keys);
+    tcase_add_test(tc, test_layout_commands);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -66,18 +66,6 @@ static int digits(int v)
     return d;
 }
 
-static char *params_text(const SamplerParams *p)
-{
-    char k[32], tp[32], temp[32];
-    if (p->temperature == 0.0f) snprintf(temp, sizeof temp, "greedy (temperature 0)");
-    else snprintf(temp, sizeof temp, "temperature %g", (double)p->temperature);
-    if (p->top_k > 0) snprintf(k, sizeof k, "top-k %d", p->top_k);
-    else snprintf(k, sizeof k, "top-k off");
-    if (p->top_p < 1.0f) snprintf(tp, sizeof tp, "top-p %g", (double)p->top_p);
-    else snprintf(tp, sizeof tp, "top-p off");
-    return xasprintf("%s · %s · %s · seed %lu", temp, k, tp, p->seed);
-}
-
 int bars_draw_probs(Canvas *c, Rect r, const Trace *t, int pos, int k, const VizOpts *o)
 {
     int y = r.y;
@@ -98,17 +86,25 @@ int bars_draw_probs(Canvas *c, Rect r, const Trace *t, int pos, int k, const Viz
         title = xasprintf("position %d · %s %s", pos, d->forced ? "forced" : "sampled", s);
         free(s);
     }
-    char *params = params_text(&d->params);
-    char *ent = d->filtered
-        ? xasprintf("entropy %.2f bits model, %.2f bits after filtering",
-                    bars_entropy_bits(d->probs, V), bars_entropy_bits(d->filtered, V))
-        : xasprintf("entropy %.2f bits", bars_entropy_bits(d->probs, V));
-    const char *tparts[] = {title, params, ent};
+    const SamplerParams *sp = &d->params;
+    char *temp = sp->temperature == 0.0f ? xstrdup("greedy (temperature 0)")
+                                         : xasprintf("temperature %g", (double)sp->temperature);
+    char *topk = sp->top_k > 0 ? xasprintf("top-k %d", sp->top_k) : xstrdup("top-k off");
+    char *topp = sp->top_p < 1.0f ? xasprintf("top-p %g", (double)sp->top_p) : xstrdup("top-p off");
+    char *seed = xasprintf("seed %lu", sp->seed);
+    char *ent = xasprintf("entropy %.2f bits model", bars_entropy_bits(d->probs, V));
+    char *ent2 = d->filtered ? xasprintf("%.2f bits after filtering", bars_entropy_bits(d->filtered, V)) : NULL;
+    const char *tparts[] = {title, temp, topk, topp, seed, ent, ent2};
     y += canvas_put_parts(c, r, y, tparts, 1, " · ", ROLE_TITLE, CANVAS_BOLD);
-    if (y < r.y + r.h) y += canvas_put_parts(c, r, y, tparts + 1, 2, " · ", ROLE_DIM, 0);
+    if (y < r.y + r.h) y += canvas_put_parts(c, r, y, tparts + 1, 4, " · ", ROLE_DIM, 0);
+    if (y < r.y + r.h) y += canvas_put_parts(c, r, y, tparts + 5, 2, ", ", ROLE_DIM, 0);
     free(title);
-    free(params);
+    free(temp);
+    free(topk);
+    free(topp);
+    free(seed);
     free(ent);
+    free(ent2);
 
     if (k < 1) k = 1;
     int *idx = xmalloc((size_t)k * sizeof(int));
@@ -136,7 +132,9 @@ int bars_draw_probs(Canvas *c, Rect r, const Trace *t, int pos, int k, const Viz
     int cap = o && o->presenter ? 16 : 12;
     int tokw = maxlw < cap ? maxlw : cap;
     int rankw = digits(chosen_rank > cnt ? chosen_rank : cnt);
-    const char *mark_s = d->forced ? "◀ forced" : "◀ sampled";
+    /* narrow panes keep the bars and shorten the mark */
+    int narrow = r.w < 64;
+    const char *mark_s = narrow ? "◀" : d->forced ? "◀ forced" : "◀ sampled";
     int markw = utf8_width(mark_s);
     /* "rank token p bar  p bar  mark" */
     int fixed = rankw + 1 + tokw + 1 + 7 + 7 + 1 + markw;
@@ -153,7 +151,8 @@ int bars_draw_probs(Canvas *c, Rect r, const Trace *t, int pos, int k, const Viz
         canvas_put(c, &r, r.x + rankw - 1, y, "#", ROLE_AXIS, 0);
         canvas_put(c, &r, r.x + rankw + 1, y, "token", ROLE_AXIS, 0);
         canvas_put(c, &r, xp, y, "model p", ROLE_AXIS, 0);
-        canvas_put(c, &r, xf, y, d->filtered ? "after temperature/top-k/top-p" : "", ROLE_AXIS, 0);
+        canvas_put(c, &r, xf, y, !d->filtered ? "" : narrow ? "sampled p" : "after temperature/top-k/top-p",
+                   ROLE_AXIS, 0);
         y++;
     }
     for (int i = 0; i <= cnt && y < r.y + r.h; i++) {
@@ -187,16 +186,27 @@ int bars_draw_probs(Canvas *c, Rect r, const Trace *t, int pos, int k, const Viz
     return y - r.y;
 }
 
+/* A probability in a few characters: fixed point while it says something, else
+ * scientific, so a tiny model's 0.00002 does not read as 0. */
+static void fmt_p(char *buf, size_t n, float p, int decimals)
+{
+    if (p >= 0.001f || p == 0.0f) snprintf(buf, n, "%.*f", decimals, (double)p);
+    else snprintf(buf, n, "%.1e", (double)p);
+}
+
 int bars_draw_step(Canvas *c, Rect r, const Trace *t, int pos, int k)
 {
+    char pb[32];
     const StepDist *d = dist_at(t, &pos);
     int x = 0;
     char *head;
     if (pos < t->n) {
         char *s = tokens_escape(t, t->tokens[pos]);
         if (!d || !d->probs) head = xasprintf("step %d ▸ %s (prompt)", pos, s);
-        else head = xasprintf("step %d ▸ %s p=%.4f (%s)", pos, s, (double)d->probs[t->tokens[pos]],
-                              d->forced ? "forced" : "sampled");
+        else {
+            fmt_p(pb, sizeof pb, d->probs[t->tokens[pos]], 4);
+            head = xasprintf("step %d ▸ %s p=%s (%s)", pos, s, pb, d->forced ? "forced" : "sampled");
+        }
         free(s);
     } else {
         head = xasprintf("next %d ▸ ?", pos);
@@ -212,7 +222,8 @@ int bars_draw_step(Canvas *c, Rect r, const Trace *t, int pos, int k)
     for (int i = 0; i < cnt; i++, placed++) {
         char *s = tokens_escape(t, idx[i]);
         int chosen = pos < t->n && idx[i] == t->tokens[pos];
-        char *cand = xasprintf("%s %s %.3f%s", i ? "," : "", s, (double)d->probs[idx[i]], chosen ? "✓" : "");
+        fmt_p(pb, sizeof pb, d->probs[idx[i]], 3);
+        char *cand = xasprintf("%s %s %s%s", i ? "," : "", s, pb, chosen ? "✓" : "");
         free(s);
         if (x + utf8_width(cand) > r.w) { free(cand); break; }
         x += canvas_put(c, &r, r.x + x, r.y, cand, chosen ? ROLE_SAMPLED : ROLE_DEFAULT, 0);

@@ -326,7 +326,13 @@ static void put_vertical(Canvas *c, const Rect *clip, int x, int y, int h, const
 
 int heatmap_draw(Canvas *c, Rect r, const Trace *t, const VizOpts *o)
 {
+    return heatmap_draw_geo(c, r, t, o, NULL);
+}
+
+int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGeo *geo)
+{
     int y = r.y;
+    if (geo) *geo = (HeatGeo){1, 0, r.x, r.y, 1};
     HeatMatrix m;
     if (heatmap_matrix(&m, t, o) != 0) {
         canvas_put_fit(c, &r, r.x, y, "attention: no attention captured (turn capture on, then run a prompt)",
@@ -395,6 +401,7 @@ int heatmap_draw(Canvas *c, Rect r, const Trace *t, const VizOpts *o)
         }
     }
     y += LH;
+    if (geo) *geo = (HeatGeo){bs, nb, x0, y, cw};
 
     /* rows */
     int cq = o->cur_q >= 0 && o->cur_q < n ? o->cur_q / bs : -1;
