@@ -47,4 +47,7 @@ int gen_refilter(Gen *g);
  * would predict at position pos.  Needs captured residuals (ERR_STATE otherwise). */
 int gen_lens(Gen *g, int layer, int pos, int k, int *ids, float *probs);
 
+/* The whole lens table for positions pos0..pos0+n_pos-1 (see trace.h). */
+int gen_lens_table(Gen *g, int pos0, int n_pos, int k, LensTable *out);
+
 #endif

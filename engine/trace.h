@@ -11,6 +11,8 @@
 #ifndef LECTERN_TRACE_H
 #define LECTERN_TRACE_H
 
+#include <stddef.h>
+
 #include "engine/sampler.h"
 
 typedef struct {
@@ -39,10 +41,25 @@ typedef struct Trace {
 
     StepDist **dist;    /* [n + 1]: dist[t] predicted tokens[t]; NULL where not kept (prompt);
                            dist[n] is the pending next distribution */
+    const char *const *vocab; /* [n_vocab] raw bytes of every token id (not NUL-terminated) */
+    const size_t *vocab_len;  /* [n_vocab] their lengths; views escape control bytes themselves */
+    const char *model_name;   /* file name of the model, for titles */
     const char *mask_name;    /* "causal", "bidirectional", pattern name */
     const char *kernel_name;  /* "attention_forward (engine/attention.c)" */
     int cap;            /* allocated slots */
 } Trace;
+
+/* The logit lens over positions pos0..pos0+n_pos-1: for each layer boundary
+ * (0 = embeddings, n_layer = after the last block, final norm applied to all), the top k
+ * tokens the output head would predict there. */
+typedef struct {
+    int n_layer1;       /* n_layer + 1 rows */
+    int pos0, n_pos, k;
+    int *ids;           /* (n_layer1, n_pos, k) */
+    float *probs;       /* (n_layer1, n_pos, k) */
+} LensTable;
+
+void lens_table_free(LensTable *lt);   /* frees the arrays, not lt itself */
 
 /* Weight of query q on key k in layer l, head h; 0 outside the row (masked). */
 float trace_attn(const Trace *t, int l, int h, int q, int k);
