@@ -21,6 +21,7 @@
 #include <readline/readline.h>
 
 #include "engine/err.h"
+#include "repl/cmd_attention.h"
 #include "repl/commands.h"
 
 #define LINE_HISTORY_MAX 2000
@@ -130,6 +131,14 @@ char **line_complete(const char *line, const char *text, int start)
                 for (int i = 0; commands_save_kinds[i]; i++) add_prefixed(&l, text, commands_save_kinds[i]);
             else if (word == 2)
                 add_files(&l, text);
+            break;
+        case COMPLETE_PATTERN:
+        case COMPLETE_KERNEL:
+            if (word == 1) {
+                const char *const *w = c->complete == COMPLETE_PATTERN ? cmd_attention_pattern_words
+                                                                       : cmd_attention_kernel_words;
+                for (; *w; w++) add_prefixed(&l, text, *w);
+            }
             break;
         case COMPLETE_NONE:
             break;

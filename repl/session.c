@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "engine/err.h"
+#include "repl/cmd_attention.h"
 #include "repl/commands.h"
 
 volatile sig_atomic_t session_interrupt;
@@ -37,6 +38,7 @@ void session_free(Session *s)
     if (!s) return;
     gen_free(s->gen);
     model_free(s->model);
+    cmd_attention_forget(s);
     for (int i = 0; i < s->n_log; i++) free(s->log[i]);
     free(s->log);
     free(s->tokenizer_path);

@@ -25,6 +25,7 @@ typedef struct Session {
     SamplerParams params;    /* the settings; kept across loads and applied to every Gen */
     SamplerParams initial;   /* settings when the log started: the head of `save session` */
     char *tokenizer_path;    /* used by `load` without a TOKENIZER argument; may be NULL */
+    struct AttnState *attn;  /* patterns and kernels the model borrows (cmd_attention.c); owned */
 
     FILE *out;               /* results (not owned) */
     FILE *err;               /* error lines in plain mode (not owned; may equal out) */
