@@ -8,6 +8,7 @@
  * logits and attention print %.7g numbers separated by one space, one row per line.
  */
 #include "repl/subcmd.h"
+#include "repl/subcmd_attention.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -27,7 +28,7 @@
 #include "engine/sampler.h"
 #include "engine/tokenizer.h"
 
-const char subcmd_summary[] = "logits, generate, tokenize, attention, init";
+const char subcmd_summary[] = "logits, generate, tokenize, attention, init, pattern, kernel";
 
 /* Every option any subcommand takes; each subcommand lists the ones it accepts. */
 enum {
@@ -484,7 +485,10 @@ static const Sub *find_sub(const char *name)
     return NULL;
 }
 
-int subcmd_is(const char *name) { return name && find_sub(name) != NULL; }
+int subcmd_is(const char *name)
+{
+    return name && (find_sub(name) != NULL || subcmd_attention_is(name));
+}
 
 static int accepts(const Sub *sub, int code)
 {
@@ -503,6 +507,7 @@ static const char *opt_name(int code)
 
 int subcmd_run(int argc, char **argv)
 {
+    if (subcmd_attention_is(argv[0])) return subcmd_attention_run(argc, argv);
     const Sub *sub = find_sub(argv[0]);
     if (!sub) return 2;
     g_name = sub->name;
