@@ -360,7 +360,9 @@ START_TEST(test_completion)
     free_list(m);
     m = line_complete("help p", "p", 5);
     ck_assert(has(m, "prompt") && has(m, "probs"));
-    ck_assert_int_eq(count(m), 2);
+    int np = 0;
+    for (int i = 0; i < commands_count; i++) np += commands_table[i].name[0] == 'p';
+    ck_assert_int_eq(count(m), np);
     free_list(m);
     m = line_complete("save s", "s", 5);
     ck_assert(has(m, "session"));
