@@ -184,6 +184,7 @@ static SamplerParams random_params(gsl_rng *r, int V)
     p.temperature = u < 0.1 ? 0.0f : u < 0.3 ? 1.0f : (float)(0.05 + 3.0 * gsl_rng_uniform(r));
     u = gsl_rng_uniform(r);
     p.top_k = u < 0.3 ? 0 : u < 0.4 ? V + (int)gsl_rng_uniform_int(r, 5)
+            : u < 0.6 ? 1 + (int)gsl_rng_uniform_int(r, 64)
             : 1 + (int)gsl_rng_uniform_int(r, (unsigned long)V);
     u = gsl_rng_uniform(r);
     p.top_p = u < 0.25 ? 1.0f : u < 0.35 ? 1e-7f : u < 0.45 ? 0.9f : (float)gsl_rng_uniform_pos(r);
@@ -194,12 +195,14 @@ START_TEST(test_against_naive_twin)
 {
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 2385);
-    float *x = malloc(5000 * sizeof *x);
+    float *x = malloc(60000 * sizeof *x);
     n_boundary_diffs = 0;
     int n_cases = 1500;
     for (int c = 0; c < n_cases; c++) {
         int V = 1 + (int)gsl_rng_uniform_int(r, 5000);
         if (c % 10 == 0) V = 1 + (int)gsl_rng_uniform_int(r, 8);  /* tiny vocabularies */
+        /* large ones, where top-k and top-p first estimate their cut from a sample */
+        if (c % 50 == 49) V = 8192 + (int)gsl_rng_uniform_int(r, 52000);
         int shape = c % SHAPE_COUNT;
         make_logits(r, x, V, shape);
         SamplerParams p = random_params(r, V);
@@ -282,6 +285,21 @@ START_TEST(test_top_p_boundary)
     ck_assert_float_eq_tol(f[0], 0.5f, 1e-7f);
     ck_assert_float_eq_tol(f[1], 0.5f, 1e-7f);
     ck_assert(f[2] == 0.0f && f[3] == 0.0f);
+    /* mass exactly p (flat weights are exactly 1, so the sums are exact): the prefix
+     * that reaches p stays and the next token goes, whatever the pivots */
+    const float ps[3] = {0.25f, 0.5f, 0.75f};
+    for (int V = 4; V <= 64; V += 4) {
+        float xs[64], fs[64];
+        for (int i = 0; i < V; i++) xs[i] = -1.5f;
+        for (int j = 0; j < 3; j++) {
+            p.top_p = ps[j];
+            filtered_of(xs, V, p, fs);
+            int want = (int)(ps[j] * (float)V);
+            for (int i = 0; i < V; i++)
+                REQUIRE(fs[i] == (i < want ? 1.0f / (float)want : 0.0f),
+                        "V=%d p=%g: filtered[%d] = %g", V, (double)ps[j], i, (double)fs[i]);
+        }
+    }
     /* p tiny: the argmax alone */
     const float y[6] = {0.1f, 2.0f, -1.0f, 2.0f, 1.9f, -INFINITY};
     p.top_p = 1e-9f;
