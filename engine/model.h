@@ -109,7 +109,7 @@ typedef struct {
     float *q;           /* (chunk, C) */
     float *hb;          /* (chunk, H) */
     float *hb2;         /* (chunk, H) */
-    float *att;         /* (nthreads, max_T) softmax scratch */
+    float *att;         /* (max(chunk, NH), max_T) attention scores scratch */
     float *logits;      /* (chunk, Vp) */
     int nthreads;
 } RunState;
@@ -127,6 +127,14 @@ typedef struct {
  * On failure *out is untouched and the message names the file and the problem. */
 int model_load(Model **out, const char *path, const char *tokenizer_path);
 void model_free(Model *m);   /* NULL is a no-op */
+
+/* Named shapes for `lectern init` ("gpt2" = 124M, "gpt2-tiny", "stories15M", ...). */
+int model_shape(const char *name, ModelConfig *out);
+const char *model_shape_names(void);
+/* A model of config cfg with GPT-2-style random weights drawn from mt19937(seed). */
+int model_random(Model **out, const ModelConfig *cfg, unsigned long seed);
+/* Writes m as Lectern's safetensors (config and tokenizer in the metadata), atomically. */
+int model_save(const Model *m, const char *path);
 
 /* Builds a model around cfg with weights resolved by name from a lookup function; used by
  * the loaders.  Validates shapes. */
