@@ -16,8 +16,14 @@
  * top-p is a quickselect driven by mass — partition around a pivot, compare the mass of
  * the better side with what is still needed, and descend into one side only.  Expected
  * O(V) for any distribution, including a flat one where the nucleus holds most of the
- * vocabulary.  Pivots come from a private xorshift reset on every call, so the sampler's
- * mt19937 stream is used for draws only and the work done is reproducible.
+ * vocabulary.  Three shortcuts keep the constant small on a 50k vocabulary, none of
+ * which can change the result: top-k first keeps, in one sequential pass, the tokens
+ * ranking before a threshold estimated from a random sample; top-p first drops tokens
+ * too light to matter (llama2.c's bound); and on a large range top-p's first two pivots
+ * are placed from a sample on either side of the estimated crossing.  Pivots and samples
+ * come from a private xorshift reset on every call, so the sampler's mt19937 stream is
+ * used for draws only and the same call does the same work.  Nothing of size V is ever
+ * sorted (only top-p's 256-token sample).
  *
  * Degenerate inputs: tokens at +inf share the mass evenly; if every logit is -inf (or
  * NaN) the distribution is uniform, the limit of equal logits.
@@ -39,12 +45,14 @@ struct Sampler {
     int cap;            /* largest V the scratch holds */
     gsl_rng *rng;       /* draws only */
     uint64_t pivot;     /* xorshift state for quickselect pivots */
-    const float *key;   /* (V) the ranking key: the logits, or keybuf when they hold NaN */
+    const float *key;   /* (V) during a call: the ranking key, the logits themselves or
+                           keybuf when they hold NaN */
     float *keybuf;      /* (cap) logits with NaN -> -inf */
     float *w;           /* (cap) unnormalised weights exp((l - max) / T) */
     float *f;           /* (cap) the same with cut tokens zeroed, when anything is cut */
     int *idx;           /* (cap) token ids; after filtering the kept ones come first */
-    int sample[SAMPLER_SAMPLE]; /* token ids drawn to estimate a selection threshold */
+    int sample[SAMPLER_SAMPLE]; /* ids (top-k) or idx positions (top-p) drawn at random
+                                   to place a threshold or pivot */
 };
 
 static int params_ok(SamplerParams p)
@@ -146,8 +154,8 @@ static double exp_shifted(const float *key, int V, float max, float T, float *ou
     return sum;
 }
 
-/* out[i] <- x[i] * scale.  A float product (one extra rounding, < 1.2e-7 relative) so
- * the loop vectorises. */
+/* out[i] <- x[i] * scale, as a float product: one extra rounding (< 1.2e-7 relative)
+ * instead of a double conversion and division per element. */
 static void scale_into(float *out, const float *x, int V, double scale)
 {
     float c = (float)scale;
@@ -185,9 +193,9 @@ static inline int pivot_in(Sampler *s, int lo, int hi)
     return lo + (int)((x >> 11) % (uint64_t)(hi - lo));
 }
 
-/* Partitions a[lo, hi) (token ids) around a[pi] (a random pivot when pi < 0): afterwards a[lo, m) rank before
- * the pivot, a[m] is the pivot, a(m, hi) rank after it.  Returns m; *mass (if not NULL)
- * receives the summed weight of a[lo, m).  Keys are distinct under the ranking, so there
+/* Partitions a[lo, hi) (token ids) around a[pi] (a random pivot when pi < 0): afterwards
+ * a[lo, m) rank before the pivot, a[m] is the pivot, a(m, hi) rank after it.  Returns m;
+ * *mass (if not NULL) receives the summed weight of a[lo, m).  Keys are distinct under the ranking, so there
  * is no run of equal elements to degrade the partition.  Lomuto's scheme with an
  * unconditional swap: the comparison only moves m, where a random key order would
  * otherwise mispredict a branch on every other element. */

@@ -1,6 +1,8 @@
 /* Tests for engine/sampler.c: the filtered distribution against a naive twin (full sort,
  * double precision) on many seeded random logit vectors, the draw's frequencies, the
- * seeded stream's determinism and reseeding rules, and every ERR_ARG path. */
+ * seeded stream's determinism and reseeding rules, and every ERR_ARG path.
+ * The rule under test (stated in sampler.c): tokens rank by logit, ties to the lower id;
+ * top-k keeps the first k, top-p the shortest prefix of the survivors reaching p. */
 #include <check.h>
 #include <float.h>
 #include <gsl/gsl_randist.h>
@@ -320,6 +322,47 @@ START_TEST(test_top_p_boundary)
 }
 END_TEST
 
+START_TEST(test_degenerate_logits)
+{
+    float f[5], probs[5];
+    SamplerParams p = SAMPLER_DEFAULTS;
+    /* +inf tokens share the mass */
+    const float a[4] = {INFINITY, 0.0f, INFINITY, -INFINITY};
+    Sampler *s = sampler_alloc(5, p);
+    sampler_distribution(s, a, 4, probs, f);
+    for (int i = 0; i < 4; i++) ck_assert(f[i] == (i % 2 ? 0.0f : 0.5f) && probs[i] == f[i]);
+    p.top_k = 1;
+    sampler_set(s, p);
+    sampler_distribution(s, a, 4, NULL, f);
+    for (int i = 0; i < 4; i++) ck_assert(f[i] == (i == 0 ? 1.0f : 0.0f));
+    /* all -inf (or NaN): uniform, and top-p then keeps the lowest ids */
+    const float b[5] = {-INFINITY, NAN, -INFINITY, NAN, -INFINITY};
+    p.top_k = 0;
+    p.temperature = 2.0f;
+    sampler_set(s, p);
+    sampler_distribution(s, b, 5, probs, f);
+    for (int i = 0; i < 5; i++) ck_assert_float_eq_tol(f[i], 0.2f, 1e-7f);
+    for (int i = 0; i < 5; i++) ck_assert_float_eq_tol(probs[i], 0.2f, 1e-7f);
+    p.top_p = 0.5f;
+    sampler_set(s, p);
+    sampler_distribution(s, b, 5, NULL, f);
+    for (int i = 0; i < 5; i++) ck_assert_float_eq_tol(f[i], i < 3 ? 1.0f / 3.0f : 0.0f, 1e-7f);
+    for (int i = 0; i < 10; i++) ck_assert_int_lt(sampler_sample(s, b, 5, NULL, NULL), 3);
+    /* extreme temperatures: near-greedy keeps the tied maxima; huge is near-uniform */
+    const float c[3] = {2.0f, 2.0f, 1.999f};
+    p.top_p = 1.0f;
+    p.temperature = 1e-30f;
+    sampler_set(s, p);
+    sampler_distribution(s, c, 3, NULL, f);
+    ck_assert(f[0] == 0.5f && f[1] == 0.5f && f[2] == 0.0f);
+    p.temperature = 1e30f;
+    sampler_set(s, p);
+    sampler_distribution(s, c, 3, NULL, f);
+    for (int i = 0; i < 3; i++) ck_assert_float_eq_tol(f[i], 1.0f / 3.0f, 1e-7f);
+    sampler_free(s);
+}
+END_TEST
+
 START_TEST(test_greedy)
 {
     const float x[6] = {0.5f, 4.0f, NAN, 4.0f, -INFINITY, 3.0f};
@@ -579,6 +622,7 @@ int main(void)
     tcase_add_test(tc, test_flat_gpt2_vocab);
     tcase_add_test(tc, test_top_k_ties_go_to_lower_id);
     tcase_add_test(tc, test_top_p_boundary);
+    tcase_add_test(tc, test_degenerate_logits);
     tcase_add_test(tc, test_greedy);
     tcase_add_test(tc, test_softmax_and_argmax);
     tcase_add_test(tc, test_draw_frequencies);
