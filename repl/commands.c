@@ -886,11 +886,11 @@ const Command commands_table[] = {
       "  view mass P                       per row, only the largest weights up to P of the mass\n"
       "  view step N|latest                scrub the token strip back to step N\n"
       "  view cursor Q K | view lock on|off | view ids on|off | view lens-layer N",
-      1, 3, 0, COMPLETE_NONE, screen_cmd_view },
+      1, 3, 0, COMPLETE_VIEW, screen_cmd_view },
     { "presenter", "on|off", "projector mode: fewer panes, bigger cells and bars",
       "presenter on enlarges the screen's heatmap cells and bars and shows fewer panes, for\n"
       "a projector; presenter off returns to the full workbench.",
-      1, 1, 0, COMPLETE_NONE, screen_cmd_presenter },
+      1, 1, 0, COMPLETE_ONOFF, screen_cmd_presenter },
     { "pattern", "NAME [params] [layers L..M] | show [L] | off | reach POS | path A B",
       "swap a sparse attention pattern into the model, show it, follow it",
       "pattern NAME [params] [layers L..M] restricts which keys each query may see, in every\n"
