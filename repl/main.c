@@ -150,7 +150,8 @@ int main(int argc, char **argv)
     if (commands) {
         char **lines = session_split_commands(commands);
         for (char **l = lines; *l && !s->quit && !session_interrupt; l++) {
-            if (echo && !json) printf("lectern> %s\n", *l);
+            const char *cmd = *l + strspn(*l, " \t");  /* "a; b" echoes as "b", not " b" */
+            if (echo && !json) printf("lectern> %s\n", cmd);
             session_exec(s, *l);
         }
         session_free_lines(lines);

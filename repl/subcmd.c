@@ -24,7 +24,6 @@
 #include "engine/err.h"
 #include "engine/gen.h"
 #include "engine/model.h"
-#include "engine/model_io.h"   /* model_load_tokenizer: a tokenizer from any path */
 #include "engine/sampler.h"
 #include "engine/tokenizer.h"
 
