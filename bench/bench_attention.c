@@ -5,7 +5,8 @@
  * Methods: exact attention as the model's prefill runs it (attention_forward: two sgemm
  * through OpenBLAS around an (n, n) score matrix), its row-by-row twin effattn_exact (O(n)
  * memory, the same scalar loops as the sparse kernel), the sparse kernel over a sliding
- * window w=256 and over a BigBird pattern, Performer FAVOR+ (m=256), the Linear Transformer
+ * window w=256 (effattn_sparse, and the model's own sparse rows in attention_forward) and
+ * over a BigBird pattern, Performer FAVOR+ (m=256), the Linear Transformer
  * (elu+1) and Linformer (k=256); the kernel methods in their bidirectional and (Performer,
  * linear) causal prefix-sum forms.  Each (method, n) runs in a forked child, so its peak
  * memory is the child's VmHWM: the figure printed is what the method added over its inputs
@@ -37,21 +38,23 @@
 #define MAX_SIZES 16
 
 typedef enum {
-    M_EXACT = 0, M_EXACT_ROWS, M_WINDOW, M_BIGBIRD, M_PERFORMER, M_PERFORMER_C, M_LINEAR,
+    M_EXACT = 0, M_EXACT_ROWS, M_WINDOW, M_WINDOW_MODEL, M_BIGBIRD, M_PERFORMER, M_PERFORMER_C, M_LINEAR,
     M_LINEAR_C, M_LINFORMER, M_COUNT
 } Method;
 
 static const char *const method_name[M_COUNT] = {
     "exact (sgemm, n x n scores)", "exact rows (effattn_exact)", "window w=256 (sparse)",
+    "window w=256 (model's path)",
     "bigbird w=192 g=64 r=64", "performer m=256", "performer m=256 causal", "linear elu+1",
     "linear elu+1 causal", "linformer k=256",
 };
 /* the largest n each method runs at (the scalar exact twin is quadratic and slow) */
 static const int method_max_n[M_COUNT] = {
-    16384, 4096, 16384, 16384, 16384, 16384, 16384, 16384, 16384,
+    16384, 4096, 16384, 16384, 16384, 16384, 16384, 16384, 16384, 16384,
 };
 static const double method_rgb[M_COUNT][3] = {
-    {0.85, 0.10, 0.10}, {0.95, 0.55, 0.55}, {0.10, 0.45, 0.85}, {0.35, 0.70, 0.95},
+    {0.85, 0.10, 0.10}, {0.95, 0.55, 0.55}, {0.10, 0.45, 0.85}, {0.05, 0.20, 0.45},
+    {0.35, 0.70, 0.95},
     {0.15, 0.60, 0.20}, {0.55, 0.80, 0.45}, {0.55, 0.25, 0.70}, {0.78, 0.60, 0.88},
     {0.90, 0.55, 0.05},
 };
@@ -126,6 +129,13 @@ static Result measure(Method meth, int n)
         rc = pattern_alloc_window(&p, n, WINDOW, 0);
         if (!rc) scratch = xmalloc((size_t)p->max_row * sizeof(float));
         break;
+    case M_WINDOW_MODEL:
+        /* attention_forward's contract asks for (n, n) scratch; the sparse path touches one
+         * row of it, and VmHWM counts only touched pages */
+        rc = pattern_alloc_window(&p, n, WINDOW, 0);
+        spec.pattern = p;
+        if (!rc) scratch = xmalloc((size_t)n * n * sizeof(float));
+        break;
     case M_BIGBIRD: {
         int g[BB_G];
         for (int i = 0; i < BB_G; i++) g[i] = i;
@@ -158,6 +168,7 @@ static Result measure(Method meth, int n)
         double t0 = now();
         switch (meth) {
         case M_EXACT:
+        case M_WINDOW_MODEL:
             attention_forward(out, Q, K, V, n, 0, 1, 1, D, &spec, scratch, NULL, NULL, 0, 0, 0);
             break;
         case M_EXACT_ROWS: effattn_exact(Q, K, V, n, D, D, scale, 0, out, scratch); break;
@@ -451,11 +462,17 @@ int main(int argc, char **argv)
     const int last = nn - 1, N = ns[last];
     int failed = 0;
     if (r[M_EXACT][last].ok && r[M_WINDOW][last].ok) {
-        double sp = r[M_EXACT][last].t / r[M_WINDOW][last].t, ideal = (double)N / WINDOW;
+        /* the faster of the two sparse paths (effattn_sparse, the model's attention_forward) */
+        double tw = r[M_WINDOW][last].t;
+        if (r[M_WINDOW_MODEL][last].ok && r[M_WINDOW_MODEL][last].t < tw) tw = r[M_WINDOW_MODEL][last].t;
+        double sp = r[M_EXACT][last].t / tw, ideal = (double)N / WINDOW;
         int pass = sp >= ideal / 2;
         failed |= !pass;
-        printf("  window w=%d over exact (sgemm) at n=%d: %.1fx; ideal n/w = %.0fx, target >= %.0fx: %s\n",
-               WINDOW, N, sp, ideal, ideal / 2, pass ? "PASS" : "FAIL");
+        printf("  window w=%d over exact (sgemm) at n=%d: %.1fx (effattn_sparse %.1fx, the model's "
+               "path %.1fx); ideal n/w = %.0fx, target >= %.0fx: %s\n", WINDOW, N, sp,
+               r[M_EXACT][last].t / r[M_WINDOW][last].t,
+               r[M_WINDOW_MODEL][last].ok ? r[M_EXACT][last].t / r[M_WINDOW_MODEL][last].t : 0.0,
+               ideal, ideal / 2, pass ? "PASS" : "FAIL");
         /* the same-loops comparison: the sparse kernel against its exact row twin */
         int j = last;
         while (j > 0 && !r[M_EXACT_ROWS][j].ok) j--;
