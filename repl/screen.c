@@ -25,6 +25,7 @@
 #include "engine/gen.h"
 #include "repl/line.h"
 #include "viz/crt.h"
+#include "viz/export.h"
 #include "viz/layout.h"
 #include "viz/plain.h"
 
@@ -81,6 +82,69 @@ int screen_cmd_view(Session *s, const CmdArgs *a)
 int screen_cmd_presenter(Session *s, const CmdArgs *a)
 {
     return run_layout_command(s, a, "presenter");
+}
+
+/* export attn L H|mean|max|rollout FILE · export probs [K] FILE · export model FILE ·
+ * export pattern [L] FILE.  The view options (hide-first, mass, scale) apply. */
+int screen_cmd_export(Session *s, const CmdArgs *a)
+{
+    static const char *usage = "usage: export attn L H FILE | export probs [K] FILE | export model FILE | "
+                               "export pattern [L] FILE   (FILE .png .svg .pdf .csv .json)";
+    if (a->argc < 2) return ERR(ERR_ARG, "%s", usage);
+    if (!s->gen) return ERR(ERR_STATE, "export: no model loaded (load PATH first)");
+    const Trace *t = gen_trace(s->gen);
+    if (t->n == 0) return ERR(ERR_STATE, "export: no context yet (prompt TEXT first)");
+    VizOpts o = workbench()->o;
+    const char *what = a->argv[0].s, *path = a->argv[a->argc - 1].s;
+    char *end;
+    int rc;
+    if (!strcmp(what, "attn") || !strcmp(what, "attention")) {
+        if (a->argc != 4) return ERR(ERR_ARG, "%s", usage);
+        long l = strtol(a->argv[1].s, &end, 10);
+        if (*end || end == a->argv[1].s || l < 0 || l >= t->n_layer)
+            return ERR(ERR_ARG, "export attn: layer '%s' is not in 0..%d", a->argv[1].s, t->n_layer - 1);
+        o.layer = (int)l;
+        const char *h = a->argv[2].s;
+        if (!strcmp(h, "mean")) o.agg = VIZ_AGG_MEAN;
+        else if (!strcmp(h, "max")) o.agg = VIZ_AGG_MAX;
+        else if (!strcmp(h, "rollout")) o.agg = VIZ_AGG_ROLLOUT;
+        else {
+            long hv = strtol(h, &end, 10);
+            if (*end || end == h || hv < 0 || hv >= t->n_head)
+                return ERR(ERR_ARG, "export attn: head '%s' is not in 0..%d (or mean, max, rollout)", h,
+                           t->n_head - 1);
+            o.head = (int)hv;
+            o.agg = VIZ_AGG_HEAD;
+        }
+        rc = export_attn(t, &o, path, NULL);
+    } else if (!strcmp(what, "probs")) {
+        long k = 10;
+        if (a->argc == 3) {
+            k = strtol(a->argv[1].s, &end, 10);
+            if (*end || end == a->argv[1].s || k < 1 || k > 1000)
+                return ERR(ERR_ARG, "export probs: K '%s' is not in 1..1000", a->argv[1].s);
+        } else if (a->argc != 2) {
+            return ERR(ERR_ARG, "%s", usage);
+        }
+        rc = export_probs(t, o.step < 0 ? t->n : o.step, (int)k, path);
+    } else if (!strcmp(what, "model")) {
+        if (a->argc != 2) return ERR(ERR_ARG, "%s", usage);
+        rc = export_model(t, &o, path);
+    } else if (!strcmp(what, "pattern")) {
+        if (a->argc == 3) {
+            long l = strtol(a->argv[1].s, &end, 10);
+            if (*end || end == a->argv[1].s || l < 0 || l >= t->n_layer)
+                return ERR(ERR_ARG, "export pattern: layer '%s' is not in 0..%d", a->argv[1].s, t->n_layer - 1);
+            o.layer = (int)l;
+        } else if (a->argc != 2) {
+            return ERR(ERR_ARG, "%s", usage);
+        }
+        rc = export_pattern(t, &o, path, NULL);
+    } else {
+        return ERR(ERR_ARG, "export: unknown view '%s'; %s", what, usage);
+    }
+    if (rc == 0) session_printf(s, "wrote %s\n", path);
+    return rc;
 }
 
 /* ---- state while the screen runs ---- */
