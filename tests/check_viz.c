@@ -226,11 +226,11 @@ START_TEST(test_attn_text_exact)
     /* 0.0005 at (2, 1) is a blank; the masked (1, 2) is a dot: never confused */
     CHECK_TEXT(viz_attn_text(&f.t, 1, 1, 80), exp_attn_l1h1);
     char *s = viz_attn_text(&f.t, 2, 0, 80);   /* no such layer */
-    ck_assert_ptr_nonnull(strstr(s, "no attention captured"));
+    ck_assert_ptr_nonnull(strstr(s, "attention: nothing yet"));
     free(s);
     f.t.have_attn = 0;
     s = viz_attn_text(&f.t, 0, 0, 80);
-    ck_assert_ptr_nonnull(strstr(s, "no attention captured"));
+    ck_assert_ptr_nonnull(strstr(s, "attention: nothing yet"));
     free(s);
     fx_free(&f);
 }
