@@ -359,8 +359,8 @@ START_TEST(test_completion)
     ck_assert_int_eq(count(m), 0);
     free_list(m);
     m = line_complete("help p", "p", 5);
-    ck_assert(has(m, "prompt") && has(m, "probs"));
-    ck_assert_int_eq(count(m), 2);
+    ck_assert(has(m, "prompt") && has(m, "probs") && has(m, "presenter"));
+    ck_assert_int_eq(count(m), 3);
     free_list(m);
     m = line_complete("save s", "s", 5);
     ck_assert(has(m, "session"));
