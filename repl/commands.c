@@ -58,7 +58,7 @@ static int arg_long(const CmdArg *a, const char *what, long lo, long hi, long *o
     errno = 0;
     long v = strtol(a->s, &end, 10);
     if (a->len == 0 || *end || errno || v < lo || v > hi) {
-        if (hi == LONG_MAX) return ERR(ERR_ARG, "%s must be an integer >= %ld, got '%s'", what, lo, a->s);
+        if (hi >= INT_MAX) return ERR(ERR_ARG, "%s must be an integer >= %ld, got '%s'", what, lo, a->s);
         return ERR(ERR_ARG, "%s must be an integer from %ld to %ld, got '%s'", what, lo, hi, a->s);
     }
     *out = v;
@@ -426,7 +426,6 @@ static int cmd_step(Session *s, const CmdArgs *a)
     if (a->argc == 1 && (rc = arg_long(&a->argv[0], "N", 1, INT_MAX, &n)) < 0) return rc;
     json_t *steps = s->json ? json_array() : NULL;
     long done = 0;
-    session_interrupt = 0;
     while (done < n && !session_interrupt) {
         if ((rc = do_step(s, -1, steps)) < 0) break;
         done++;
@@ -438,7 +437,6 @@ static int cmd_step(Session *s, const CmdArgs *a)
         session_printf(s, "[interrupted after %ld of %ld steps]\n", done, n);
         json_set(s, "interrupted", json_true());
     }
-    session_interrupt = 0;
     return rc;
 }
 
@@ -462,7 +460,6 @@ static int cmd_gen(Session *s, const CmdArgs *a)
     const Trace *t = gen_trace(s->gen);
     int start = t->n;
     long done = 0;
-    session_interrupt = 0;
     while (done < n && !session_interrupt) {
         if ((rc = gen_step(s->gen, -1, NULL)) < 0) break;
         done++;
@@ -477,7 +474,6 @@ static int cmd_gen(Session *s, const CmdArgs *a)
         }
     }
     int interrupted = rc == 0 && session_interrupt;
-    session_interrupt = 0;
     if (done > 0) {
         session_log(s, "gen %ld", done);
         session_printf(s, "\n");
@@ -698,13 +694,13 @@ static int cmd_set(Session *s, const CmdArgs *a)
     const CmdArg *v = &a->argv[1];
     SamplerParams p = s->params;
     int rc = 0, reseed = 0;
-    char *canon = NULL;
+    char *canon = NULL, fb[32];
     if (strcmp(key, "temperature") == 0) {
         double x;
         if ((rc = arg_double(v, "temperature", &x)) < 0) return rc;
         if (x < 0 || x > 1e6) return ERR(ERR_ARG, "temperature must be >= 0 (0 = greedy), got %s", v->s);
         p.temperature = (float)x;
-        canon = xasprintf("set temperature %.9g", (double)p.temperature);
+        canon = xasprintf("set temperature %s", session_format_float(fb, sizeof fb, p.temperature));
     } else if (strcmp(key, "top_k") == 0) {
         long k;
         if ((rc = arg_long(v, "top_k", 0, INT_MAX, &k)) < 0) return rc;
@@ -715,7 +711,7 @@ static int cmd_set(Session *s, const CmdArgs *a)
         if ((rc = arg_double(v, "top_p", &x)) < 0) return rc;
         if (!(x > 0 && x <= 1)) return ERR(ERR_ARG, "top_p must be in (0, 1] (1 = off), got %s", v->s);
         p.top_p = (float)x;
-        canon = xasprintf("set top_p %.9g", (double)p.top_p);
+        canon = xasprintf("set top_p %s", session_format_float(fb, sizeof fb, p.top_p));
     } else if (strcmp(key, "seed") == 0) {
         char *end;
         errno = 0;

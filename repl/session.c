@@ -83,13 +83,24 @@ int session_save(const Session *s, const char *path)
     FILE *f = fopen(path, "w");
     if (!f) return ERR(ERR_IO, "%s: %s", path, strerror(errno));
     const SamplerParams *p = &s->initial;
+    char t[32], tp[32];
     fprintf(f, "# lectern %s session; replay with: lectern FILE  (or -c, or pipe it in)\n",
             LECTERN_VERSION);
-    fprintf(f, "set seed %lu\nset temperature %.9g\nset top_k %d\nset top_p %.9g\n",
-            p->seed, (double)p->temperature, p->top_k, (double)p->top_p);
+    fprintf(f, "set seed %lu\nset temperature %s\nset top_k %d\nset top_p %s\n", p->seed,
+            session_format_float(t, sizeof t, p->temperature), p->top_k,
+            session_format_float(tp, sizeof tp, p->top_p));
     for (int i = 0; i < s->n_log; i++) fprintf(f, "%s\n", s->log[i]);
     if (ferror(f) | (fclose(f) != 0)) return ERR(ERR_IO, "%s: write failed", path);
     return 0;
+}
+
+char *session_format_float(char *buf, size_t size, float f)
+{
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(buf, size, "%.*g", prec, (double)f);
+        if (strtof(buf, NULL) == f) break;
+    }
+    return buf;
 }
 
 /* ---- bytes, escapes, JSON strings ---- */

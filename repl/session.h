@@ -44,7 +44,8 @@ typedef struct Session {
 } Session;
 
 /* Set by the SIGINT handler (line.c, main.c); `gen` and `step` stop between tokens when it
- * is set and clear it. */
+ * is set.  Whoever runs commands clears it: the prompt before each command (Ctrl-C stops
+ * one command), batch mode never (Ctrl-C stops the script). */
 extern volatile sig_atomic_t session_interrupt;
 
 /* A session with no model, default settings, writing to out and err. */
@@ -76,6 +77,10 @@ void session_log(Session *s, const char *fmt, ...) __attribute__((format(printf,
 /* Plain-mode output; does nothing in JSON mode. */
 void session_printf(Session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void session_puts(Session *s, const char *text);
+
+/* The shortest decimal that reads back as exactly f (for settings in logs and output);
+ * writes into buf (32 bytes is enough) and returns it. */
+char *session_format_float(char *buf, size_t size, float f);
 
 /* Token text for plain output: quoted, with control bytes, '"', '\\' and invalid UTF-8
  * escaped (\n, \t, \xNN).  Allocated. */

@@ -537,6 +537,40 @@ START_TEST(test_context_overflow)
 }
 END_TEST
 
+START_TEST(test_interrupt_keeps_session)
+{
+    if (!have_model()) return;
+    Cap c;
+    cap_open(&c);
+    load_tiny(&c);
+    free(run_ok(&c, "prompt A long time ago"));
+    int n0 = gen_trace(c.s->gen)->n, log0 = c.s->n_log;
+    /* Ctrl-C seen before the first token: nothing made, nothing logged, not an error */
+    session_interrupt = 1;
+    char *o = run_ok(&c, "gen 5");
+    ck_assert_ptr_nonnull(strstr(o, "[interrupted after 0 of 5 tokens]"));
+    free(o);
+    o = run_ok(&c, "step 3");
+    ck_assert_ptr_nonnull(strstr(o, "[interrupted after 0 of 3 steps]"));
+    free(o);
+    ck_assert_int_eq(gen_trace(c.s->gen)->n, n0);
+    ck_assert_int_eq(c.s->n_log, log0);
+    /* a script stops after the command during which Ctrl-C came */
+    FILE *f = tmpfile();
+    fputs("set top_k 3\nset top_k 4\n", f);
+    rewind(f);
+    session_run_file(c.s, f, 0);
+    fclose(f);
+    ck_assert_int_eq(c.s->params.top_k, 3);
+    session_interrupt = 0;
+    free(take_out(&c));
+    free(run_ok(&c, "gen 2"));
+    ck_assert_int_eq(gen_trace(c.s->gen)->n, n0 + 2);
+    ck_assert_str_eq(c.s->log[c.s->n_log - 1], "gen 2");
+    cap_close(&c);
+}
+END_TEST
+
 /* The state after running cmds, seen through commands that do not change it (plus a few
  * steps, which show that the random stream is in the same place). */
 static char *observe(Cap *c)
@@ -650,6 +684,7 @@ static Suite *repl_suite(void)
     tcase_add_test(tm, test_real_session);
     tcase_add_test(tm, test_failed_load_keeps_model);
     tcase_add_test(tm, test_context_overflow);
+    tcase_add_test(tm, test_interrupt_keeps_session);
     tcase_add_test(tm, test_save_session_replays);
     tcase_add_test(tm, test_json_session);
     suite_add_tcase(s, tm);
