@@ -884,7 +884,7 @@ const Command commands_table[] = {
       "  view mass P                       per row, only the largest weights up to P of the mass\n"
       "  view step N|latest                scrub the token strip back to step N\n"
       "  view cursor Q K | view lock on|off | view ids on|off | view lens-layer N",
-      1, 3, 0, COMPLETE_NONE, screen_cmd_view },
+      1, 3, 0, COMPLETE_VIEW, screen_cmd_view },
     { "export", "WHAT ... FILE", "save a view as a figure (png svg pdf) or data (csv json)",
       "export attn L H FILE        attention of layer L, head H (or mean, max, rollout)\n"
       "export probs [K] FILE       the top K next tokens (default 10), model p and sampled p\n"
@@ -897,7 +897,7 @@ const Command commands_table[] = {
     { "presenter", "on|off", "projector mode: fewer panes, bigger cells and bars",
       "presenter on enlarges the screen's heatmap cells and bars and shows fewer panes, for\n"
       "a projector; presenter off returns to the full workbench.",
-      1, 1, 0, COMPLETE_NONE, screen_cmd_presenter },
+      1, 1, 0, COMPLETE_ONOFF, screen_cmd_presenter },
     { "quit", "", "leave lectern (Ctrl-D too)",
       "Leaves lectern.  The command history is kept for the next session.",
       0, 0, 0, COMPLETE_NONE, cmd_quit },
