@@ -300,6 +300,12 @@ static char **attempt_completion(const char *text, int start, int end)
     return rl_completion_matches(text, match_generator);
 }
 
+static void lens_drop(void)
+{
+    if (sc.lens_valid) lens_table_free(&sc.lens);
+    sc.lens_valid = 0;
+}
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -335,7 +341,7 @@ static void exec_line(const char *line)
         if (len) layout_output(sc.wb, buf, len);
         free(buf);
     }
-    sc.lens_valid = 0;
+    lens_drop();   /* the command may have changed the context */
     sc.dirty = 1;
     if (s->quit) sc.done = 1;
 }
@@ -378,8 +384,7 @@ static const LensTable *lens_for(const Trace *t)
     if (sc.lens_valid && sc.lens_n == t->n && sc.lens_pos0 == pos0 && sc.lens_npos == npos &&
         sc.lens_last == last)
         return &sc.lens;
-    if (sc.lens_valid) lens_table_free(&sc.lens);
-    sc.lens_valid = 0;
+    lens_drop();
     memset(&sc.lens, 0, sizeof sc.lens);
     if (gen_lens_table(s->gen, pos0, npos, 1, &sc.lens) != 0) {
         err_clear();
@@ -502,7 +507,7 @@ int screen_run(Session *s)
     if (sc.history) history_truncate_file(sc.history, SCREEN_HISTORY_MAX);
     free(sc.history);
     free_matches();
-    if (sc.lens_valid) lens_table_free(&sc.lens);
+    lens_drop();
     free(sc.prompt);
     canvas_free(sc.canvas);
     rl_getc_function = rl_getc;
