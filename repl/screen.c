@@ -187,10 +187,10 @@ static void queue_bytes(const char *b, int n)
 
 /* A key as the bytes a terminal would send readline for it (readline binds the ANSI
  * arrow, Home, End and Delete sequences by default). */
-static void queue_key(int key, int meta)
+static void queue_key(int key)
 {
     char b[8];
-    if (meta) queue_bytes("\033", 1);
+    if (key == CRT_KEY_ESC) { queue_bytes("\033", 1); return; }
     switch (key) {
     case CRT_KEY_UP: queue_bytes("\033[A", 3); return;
     case CRT_KEY_DOWN: queue_bytes("\033[B", 3); return;
@@ -214,13 +214,12 @@ static int getc_hook(FILE *f)
     (void)f;
     while (sc.qlen == 0) {
         /* readline wants more of a key sequence: wait for the next key */
-        int meta;
-        int key = crt_read(-1, &meta);
+        int key = crt_read(-1);
         if (key == CRT_KEY_NONE) {
             if (sc_sigint) return '\a';
             continue;
         }
-        queue_key(key, meta);
+        queue_key(key);
     }
     int c = sc.queue[sc.qhead];
     sc.qhead = (sc.qhead + 1) % (int)sizeof sc.queue;
@@ -474,8 +473,7 @@ int screen_run(Session *s)
     sc.dirty = 1;
     while (!sc.done) {
         if (sc.dirty) draw();
-        int meta = 0;
-        int key = crt_read(250, &meta);
+        int key = crt_read(250);
         if (sc_sigint) {
             /* Ctrl-C at the command line: drop the line being typed */
             sc_sigint = 0;
@@ -492,11 +490,11 @@ int screen_run(Session *s)
             relayout();
             continue;
         }
-        int flags = layout_key(sc.wb, session_trace(s), meta ? CRT_KEY_UNKNOWN : key);
+        int flags = layout_key(sc.wb, session_trace(s), key);
         if (flags & LAYOUT_REDRAW) sc.dirty = 1;
         if (flags & LAYOUT_STEP) exec_line("step");
         if ((flags & LAYOUT_UNUSED) && sc.wb->focus_repl) {
-            queue_key(key, meta);
+            queue_key(key);
             while (sc.qlen > 0 && !sc.done) rl_callback_read_char();
             sc.dirty = 1;
         }

@@ -46,10 +46,22 @@ wait_for() {
     fail "timed out waiting for: $re"
     return 1
 }
+# wait_gone REGEX: until no line of the screen matches
+wait_gone() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        screen | grep -qE -- "$1" || return 0
+        sleep 0.1
+    done
+    fail "still on screen: $1"
+}
 expect() { screen | grep -qE -- "$1" || fail "$2 (no line matching: $1)"; }
 expect_not() { ! screen | grep -qE -- "$1" || fail "$2 (a line matches: $1)"; }
 send() { T send-keys -t t "$@"; }
 cmd() { send -l -- "$1"; send Enter; }
+# focus moves are confirmed by the key help line before more keys are sent
+to_panes() { send Escape; wait_for '^arrows cursor · Enter lock|^model view · arrows|^← → scrub|^↑ ↓' || true; }
+to_repl() { send Escape; wait_for '^Esc/F6 panes · F5 step' || true; }
 
 export LC_ALL=C.UTF-8
 T new-session -d -s t -x 100 -y 35 \
@@ -102,8 +114,7 @@ send C-u
 wait_for '^lectern>\s*$' || true
 
 # pane keys: Esc gives the panes focus, ] and } move layer and head, arrows the cursor
-send Escape
-sleep 0.3
+to_panes
 send ']' '}'
 wait_for 'attention · layer 0 head 1' || true
 send Up Left
@@ -113,11 +124,13 @@ wait_for 'model view · 2 layers × 4 heads' || true
 send m
 send f
 wait_for '× = first token hidden, rows renormalised' || true
-send f Escape
-sleep 0.3
+send f
+wait_gone '× = first token hidden'
+to_repl
 cmd "view pane probs"
 wait_for 'view: pane probs has focus' || true
-send Escape
+wait_for '^← → scrub steps' || true
+to_repl
 
 # resize: one column on a narrow terminal, the lens pane gone
 T resize-window -t t -x 72 -y 26
