@@ -166,6 +166,10 @@ static struct {
     int lens_n, lens_pos0, lens_npos, lens_last;
     int lens_tried;            /* context length when capture was last tried, to try once */
     double last_ms;
+    int running;               /* a command is running: draw without computing the lens */
+    double last_live;          /* when the screen was last drawn during a command */
+    char pend[4];              /* an incomplete UTF-8 sequence of streamed output */
+    int npend;
 } sc;
 
 static volatile sig_atomic_t sc_sigint;
@@ -312,16 +316,60 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* Runs a line with the session's output captured into the output pane. */
+static void draw(void);
+
+/* Output written while a command runs goes straight to the output pane, and the screen
+ * is redrawn as it comes (at most every SCREEN_LIVE_MS), so a long `gen` shows its tokens
+ * and the panes follow the growing context.  A UTF-8 sequence split across two writes
+ * (byte-level tokens) is held until it is whole. */
+#define SCREEN_LIVE_MS 50.0
+
+static ssize_t out_write(void *cookie, const char *buf, size_t n)
+{
+    (void)cookie;
+    size_t total = (size_t)sc.npend + n;
+    char *all = xmalloc(total + 1);
+    memcpy(all, sc.pend, (size_t)sc.npend);
+    memcpy(all + sc.npend, buf, n);
+    size_t keep = 0;   /* bytes of an incomplete sequence at the end */
+    for (size_t back = 1; back <= 3 && back <= total; back++) {
+        unsigned char b = (unsigned char)all[total - back];
+        if ((b & 0xC0) == 0x80) continue;
+        int need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+        if ((size_t)need > back && b >= 0xC2 && b <= 0xF4) keep = back;
+        break;
+    }
+    layout_output(sc.wb, all, total - keep);
+    memcpy(sc.pend, all + total - keep, keep);
+    sc.npend = (int)keep;
+    free(all);
+    double t = now_ms();
+    if (t - sc.last_live >= SCREEN_LIVE_MS) {
+        sc.last_live = t;
+        draw();
+    }
+    return (ssize_t)n;
+}
+
+static void flush_pending(void)
+{
+    if (sc.npend) layout_output(sc.wb, sc.pend, (size_t)sc.npend);   /* escaped as invalid */
+    sc.npend = 0;
+}
+
+/* Runs a line with the session's output going to the output pane. */
 static void exec_line(const char *line)
 {
     Session *s = sc.s;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
+    cookie_io_functions_t io = {.write = out_write};
+    FILE *live = fopencookie(NULL, "w", io);
     FILE *old_out = s->out, *old_err = s->err;
-    if (mem) s->out = s->err = mem;
-    char *echo = xasprintf("%s%s", SCREEN_PROMPT, line);
+    if (live) {
+        setvbuf(live, NULL, _IOLBF, 0);
+        s->out = s->err = live;
+    }
+    layout_output_break(sc.wb);
+    char *echo = xasprintf("%s%s\n", SCREEN_PROMPT, line);
     layout_output(sc.wb, echo, strlen(echo));
     free(echo);
     Rect o = sc.wb->pane[PANE_OUTPUT];
@@ -329,17 +377,20 @@ static void exec_line(const char *line)
     session_interrupt = 0;
     sc_sigint = 0;
     double t0 = now_ms();
+    sc.running = 1;
+    sc.last_live = t0;
     session_exec(s, line);
+    if (live) {
+        fclose(live);
+        s->out = old_out;
+        s->err = old_err;
+    }
+    flush_pending();
+    layout_output_break(sc.wb);
+    sc.running = 0;
     sc.last_ms = now_ms() - t0;
     session_interrupt = 0;
     sc_sigint = 0;
-    if (mem) {
-        fclose(mem);
-        s->out = old_out;
-        s->err = old_err;
-        if (len) layout_output(sc.wb, buf, len);
-        free(buf);
-    }
     lens_drop();   /* the command may have changed the context */
     sc.dirty = 1;
     if (s->quit) sc.done = 1;
@@ -371,6 +422,10 @@ static const LensTable *lens_for(const Trace *t)
     int pos0, npos;
     Session *s = sc.s;
     if (!s->gen || !layout_lens_span(sc.wb, t, &pos0, &npos)) return NULL;
+    int last0 = t->n > 0 ? t->tokens[t->n - 1] : -1;
+    if (sc.running)   /* never run the model under a command: the cached table if it fits */
+        return sc.lens_valid && sc.lens_n == t->n && sc.lens_pos0 == pos0 && sc.lens_npos == npos &&
+               sc.lens_last == last0 ? &sc.lens : NULL;
     if (!t->have_resid) {
         /* the lens pane is on screen: record residual streams (reruns the context once) */
         if (sc.lens_tried == t->n) return NULL;
@@ -401,11 +456,11 @@ static void draw(void)
 {
     const Trace *t = session_trace(sc.s);
     sc.wb->prompt = sc.prompt ? sc.prompt : SCREEN_PROMPT;
-    sc.wb->line = rl_line_buffer ? rl_line_buffer : "";
-    sc.wb->point = rl_point;
+    sc.wb->line = sc.running ? "" : rl_line_buffer ? rl_line_buffer : "";
+    sc.wb->point = sc.running ? 0 : rl_point;
     char extra[64];
     snprintf(extra, sizeof extra, "last command %.0f ms", sc.last_ms);
-    layout_set_status(sc.wb, sc.last_ms > 0 ? extra : NULL);
+    layout_set_status(sc.wb, sc.running ? "running (Ctrl-C stops)" : sc.last_ms > 0 ? extra : NULL);
     int cx, cy;
     layout_draw(sc.wb, sc.canvas, t, lens_for(t), &cx, &cy);
     crt_draw(sc.canvas, cx, cy);

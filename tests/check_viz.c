@@ -686,6 +686,24 @@ START_TEST(test_layout_draw_screen)
 }
 END_TEST
 
+START_TEST(test_layout_output_streams)
+{
+    Workbench *wb = layout_alloc();
+    layout_output(wb, "lectern> gen 3\n", 15);
+    layout_output(wb, "Hello", 5);          /* streamed tokens continue one line */
+    layout_output(wb, " мир", strlen(" мир"));
+    layout_output(wb, "!\nnext", 6);
+    ck_assert_int_eq(wb->out_n, 3);
+    ck_assert_str_eq(wb->out[1], "Hello мир!");
+    ck_assert_str_eq(wb->out[2], "next");
+    layout_output_break(wb);
+    layout_output(wb, "\xD0\tz", 3);          /* a new line; invalid byte and tab made visible */
+    ck_assert_int_eq(wb->out_n, 4);
+    ck_assert_str_eq(wb->out[3], "\\xD0    z");
+    layout_free(wb);
+}
+END_TEST
+
 START_TEST(test_layout_keys)
 {
     Fixture f;
@@ -1099,6 +1117,7 @@ int main(void)
     tcase_add_test(tc, test_ramp_and_scheme);
     tcase_add_test(tc, test_layout_places_panes);
     tcase_add_test(tc, test_layout_draw_screen);
+    tcase_add_test(tc, test_layout_output_streams);
     tcase_add_test(tc, test_layout_keys);
     tcase_add_test(tc, test_layout_commands);
     tcase_add_test(tc, test_export_png_pixels);

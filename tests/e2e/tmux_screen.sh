@@ -104,6 +104,11 @@ cmd "step"
 wait_for 'step [0-9]+ ▸ .*\(sampled\)' || true
 expect 'tokens · [0-9]+ \([0-9]+ prompt \+ 1 generated\)' "the strip counts the generated token"
 
+# gen streams its tokens into the output pane on one line, and the strip follows
+cmd "gen 4"
+wait_for 'tokens · [0-9]+ \([0-9]+ prompt \+ 5 generated\)' || true
+expect '^lectern> gen 4$' "the command is echoed in the output pane"
+
 # history recall: Up brings back the last line
 cmd "view layer 1"
 wait_for 'view: layer 1' || true
