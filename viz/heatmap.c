@@ -332,7 +332,7 @@ int heatmap_draw(Canvas *c, Rect r, const Trace *t, const VizOpts *o)
 int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGeo *geo)
 {
     int y = r.y;
-    if (geo) *geo = (HeatGeo){1, 0, r.x, r.y, 1};
+    if (geo) *geo = (HeatGeo){1, 0, r.x, r.y, 1, 1};
     HeatMatrix m;
     if (heatmap_matrix(&m, t, o) != 0) {
         canvas_put_fit(c, &r, r.x, y, "attention: nothing yet (load a model, then type a prompt)",
@@ -388,6 +388,8 @@ int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGe
     int cw = o->presenter ? 3 : 2;
     while (cw > 1 && cw * nb > r.w - rl_w - 1) cw--;
     int x0 = r.x + rl_w + 1;
+    /* presenter mode: cells two rows tall when they fit, square on a projector */
+    int rh = o->presenter && bs == 1 && 2 * nb + 5 <= avail_h ? 2 : 1;
 
     /* column labels */
     int LH = 1;
@@ -413,7 +415,7 @@ int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGe
         }
     }
     y += LH;
-    if (geo) *geo = (HeatGeo){bs, nb, x0, y, cw};
+    if (geo) *geo = (HeatGeo){bs, nb, x0, y, cw, rh};
 
     /* rows */
     int cq = o->cur_q >= 0 && o->cur_q < n ? o->cur_q / bs : -1;
@@ -425,16 +427,18 @@ int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGe
             canvas_put_fit(c, &r, r.x + idxw + 1, y, lab[rb], LW, ROLE_LABEL, rattr);
         } else {
             int hi = (rb + 1) * bs - 1 < n - 1 ? (rb + 1) * bs - 1 : n - 1;
-            char rng[48];
-            snprintf(rng, sizeof rng, "%*d-%d", idxw, rb * bs, hi);
+            char *rng = xasprintf("%*d-%d", idxw, rb * bs, hi);
             canvas_put_fit(c, &r, r.x, y, rng, rl_w, ROLE_AXIS, rattr);
+            free(rng);
         }
-        canvas_put(c, &r, x0 - 1, y, "│", ROLE_BORDER, 0);
-        for (int cb = 0; cb < nb; cb++) {
-            float v;
-            int s = pool_block(&m, rb * bs, cb * bs, bs, bs, o->pool, &v);
-            int attr = (rb == cq && cb == ck) ? CANVAS_REVERSE | CANVAS_BOLD : 0;
-            draw_cell(c, &r, x0 + cb * cw, y, cw, s, v, o->scale, attr);
+        for (int sub = 0; sub < rh && y < r.y + r.h; sub++, y += sub < rh) {
+            canvas_put(c, &r, x0 - 1, y, "│", ROLE_BORDER, 0);
+            for (int cb = 0; cb < nb; cb++) {
+                float v;
+                int s = pool_block(&m, rb * bs, cb * bs, bs, bs, o->pool, &v);
+                int attr = (rb == cq && cb == ck) ? CANVAS_REVERSE | CANVAS_BOLD : 0;
+                draw_cell(c, &r, x0 + cb * cw, y, cw, s, v, o->scale, attr);
+            }
         }
     }
 
