@@ -725,14 +725,9 @@ static int cmd_set(Session *s, const CmdArgs *a)
         return ERR(ERR_ARG, "unknown setting '%s' (temperature, top_k, top_p, seed)", key);
     }
     if (s->gen) {
-        /* `set seed S` always restarts the stream, even when S is the current seed; the
-         * sampler reseeds only on a change, so pass through a different value first. */
-        if (reseed && gen_params(s->gen).seed == p.seed) {
-            SamplerParams tmp = p;
-            tmp.seed = p.seed + 1;
-            rc = gen_set_params(s->gen, tmp);
-        }
-        if (rc == 0) rc = gen_set_params(s->gen, p);
+        rc = gen_set_params(s->gen, p);
+        /* `set seed S` always restarts the stream, even when S is the current seed */
+        if (rc == 0 && reseed) gen_reseed(s->gen);
         if (rc == 0 && gen_trace(s->gen)->n > 0) rc = gen_refilter(s->gen);
         if (rc < 0) {
             gen_set_params(s->gen, s->params);  /* back to what it was */

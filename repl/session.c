@@ -428,6 +428,15 @@ int session_exec(Session *s, const char *line)
     return rc < 0 ? rc : 0;
 }
 
+char *session_greeting(const Session *s)
+{
+    const char *hello = "lectern " LECTERN_VERSION " — type help for the commands, quit or Ctrl-D to leave.\n";
+    if (s->model) return xstrdup(hello);
+    return xasprintf("%sNo model loaded.  Load one with:  load PATH [TOKENIZER]\n"
+                     "  PATH: a .safetensors file or a Hugging Face GPT-2 directory, e.g.\n"
+                     "  load ../shared/models/gpt2-tiny ../shared/tokenizers/gpt2\n", hello);
+}
+
 int session_run_file(Session *s, FILE *f, int echo)
 {
     int failed0 = s->n_failed;
@@ -454,7 +463,8 @@ char **session_split_commands(const char *text)
         if (*p == '\\' && p[1]) { p++; continue; }
         /* Only double quotes protect a ';': apostrophes are common in prompt text. */
         if (*p == '"') quote = !quote;
-        if (!*p || (*p == ';' && !quote)) {
+        if (!*p || *p == '\n' || (*p == ';' && !quote)) {
+            quote = 0;
             if (n + 2 > cap) {
                 cap *= 2;
                 lines = xrealloc(lines, cap * sizeof *lines);

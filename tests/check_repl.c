@@ -109,6 +109,18 @@ START_TEST(test_blank_and_comments)
 }
 END_TEST
 
+START_TEST(test_greeting)
+{
+    Session *s = session_alloc(NULL, NULL);
+    char *g = session_greeting(s);
+    ck_assert_ptr_nonnull(strstr(g, "No model loaded"));
+    ck_assert_ptr_nonnull(strstr(g, "load PATH"));
+    ck_assert_ptr_nonnull(strstr(g, "help"));
+    free(g);
+    session_free(s);
+}
+END_TEST
+
 START_TEST(test_parse_errors)
 {
     Cap c;
@@ -246,6 +258,12 @@ START_TEST(test_split_commands)
     ck_assert_str_eq(l[3], " x\\;y");
     ck_assert_str_eq(l[4], "");
     ck_assert_ptr_null(l[5]);
+    session_free_lines(l);
+    l = session_split_commands("set top_k 3\nprompt \"open quote\nstep");
+    ck_assert_str_eq(l[0], "set top_k 3");
+    ck_assert_str_eq(l[1], "prompt \"open quote");
+    ck_assert_str_eq(l[2], "step");
+    ck_assert_ptr_null(l[3]);
     session_free_lines(l);
 }
 END_TEST
@@ -685,6 +703,7 @@ static Suite *repl_suite(void)
     Suite *s = suite_create("repl");
     TCase *tc = tcase_create("parse");
     tcase_add_test(tc, test_blank_and_comments);
+    tcase_add_test(tc, test_greeting);
     tcase_add_test(tc, test_parse_errors);
     tcase_add_test(tc, test_help_table_complete);
     tcase_add_test(tc, test_unescape);
