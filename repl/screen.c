@@ -518,11 +518,11 @@ int screen_run(Session *s)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old);
 
-    char *hello = xasprintf("lectern %s — type help for the commands; Esc or F6 moves between the "
-                            "command line and the panes; quit or Ctrl-D leaves.%s", LECTERN_VERSION,
-                            s->model ? "" : "\nNo model loaded.  Load one with:  load PATH [TOKENIZER]");
+    char *hello = session_greeting(s);
     layout_output(sc.wb, hello, strlen(hello));
     free(hello);
+    const char *keys = "Esc or F6 moves between the command line and the panes; F1 lists the keys.\n";
+    layout_output(sc.wb, keys, strlen(keys));
     set_prompt(SCREEN_PROMPT);
     rl_callback_handler_install(SCREEN_PROMPT, on_line);
     sc.dirty = 1;
