@@ -882,6 +882,15 @@ const Command commands_table[] = {
       "  view step N|latest                scrub the token strip back to step N\n"
       "  view cursor Q K | view lock on|off | view ids on|off | view lens-layer N",
       1, 3, 0, COMPLETE_VIEW, screen_cmd_view },
+    { "export", "WHAT ... FILE", "save a view as a figure (png svg pdf) or data (csv json)",
+      "export attn L H FILE        attention of layer L, head H (or mean, max, rollout)\n"
+      "export probs [K] FILE       the top K next tokens (default 10), model p and sampled p\n"
+      "export model FILE           every layer and head as a grid of heatmaps\n"
+      "export pattern [L] FILE     which keys each query may see in layer L\n"
+      "The file type comes from the extension.  Figures have token labels, a colour bar and\n"
+      "a title naming the model, prompt, layer, head and mask; CSV and JSON hold the exact\n"
+      "numbers.  The view options (hide-first, mass, scale, step) apply.",
+      2, 4, 0, COMPLETE_FILE, screen_cmd_export },
     { "presenter", "on|off", "projector mode: fewer panes, bigger cells and bars",
       "presenter on enlarges the screen's heatmap cells and bars and shows fewer panes, for\n"
       "a projector; presenter off returns to the full workbench.",
