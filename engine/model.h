@@ -116,7 +116,7 @@ typedef struct {
     float *q;           /* (chunk, C) */
     float *hb;          /* (chunk, H) */
     float *hb2;         /* (chunk, H) */
-    float *att;         /* (nthreads, max_T) softmax scratch */
+    float *att;         /* (max(chunk, NH), max_T) attention scores scratch */
     float *logits;      /* (chunk, Vp) */
     int nthreads;
 } RunState;

@@ -38,4 +38,11 @@ const char *safetensors_path(const SafeTensors *st);
 int safetensors_write(const char *path, const Tensor *tensors, int n,
                       const char *const *meta_keys, const char *const *meta_vals, int n_meta);
 
+/* As safetensors_write, with meta_lens[i] the byte length of meta_vals[i], so values may hold
+ * NUL bytes (safetensors_meta hands such values back with their length).  meta_lens NULL means
+ * strlen of each value.  Keys and values must be valid UTF-8 (JSON strings). */
+int safetensors_write_lens(const char *path, const Tensor *tensors, int n,
+                           const char *const *meta_keys, const char *const *meta_vals,
+                           const size_t *meta_lens, int n_meta);
+
 #endif

@@ -11,6 +11,8 @@
 #ifndef LECTERN_TRACE_H
 #define LECTERN_TRACE_H
 
+#include <stddef.h>
+
 #include "engine/sampler.h"
 
 typedef struct {

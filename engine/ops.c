@@ -1,0 +1,141 @@
+/* ops — forward operations over flat float buffers (see ops.h).
+ * References: llm.c train_gpt2.c (layernorm/matmul/gelu/residual), llama2.c run.c
+ * (rmsnorm, RoPE, SwiGLU).  Matrix products: gsl_blas_sgemm / sgemv on non-owning views.
+ */
+#include "engine/ops.h"
+
+#include <gsl/gsl_blas.h>
+#include <math.h>
+#include <string.h>
+
+void encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe,
+                     int T, int C, int pos0)
+{
+    for (int t = 0; t < T; t++) {
+        float *o = out + (size_t)t * C;
+        const float *e = wte + (size_t)tokens[t] * C;
+        if (wpe) {
+            const float *p = wpe + (size_t)(pos0 + t) * C;
+            for (int i = 0; i < C; i++) o[i] = e[i] + p[i];
+        } else {
+            memcpy(o, e, sizeof(float) * (size_t)C);
+        }
+    }
+}
+
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                       const float *w, const float *b, int N, int C, float eps)
+{
+    #pragma omp parallel for if (N > 16)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *o = out + (size_t)n * C;
+        float m = 0.0f;
+        for (int i = 0; i < C; i++) m += x[i];
+        m /= (float)C;
+        float v = 0.0f;
+        for (int i = 0; i < C; i++) { float d = x[i] - m; v += d * d; }
+        v /= (float)C;
+        float s = 1.0f / sqrtf(v + eps);
+        for (int i = 0; i < C; i++) o[i] = (x[i] - m) * s * w[i] + (b ? b[i] : 0.0f);
+        if (mean) mean[n] = m;
+        if (rstd) rstd[n] = s;
+    }
+}
+
+void rmsnorm_forward(float *out, float *rrms, const float *inp, const float *w,
+                     int N, int C, float eps)
+{
+    #pragma omp parallel for if (N > 16)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *o = out + (size_t)n * C;
+        float ss = 0.0f;
+        for (int i = 0; i < C; i++) ss += x[i] * x[i];
+        ss = 1.0f / sqrtf(ss / (float)C + eps);
+        for (int i = 0; i < C; i++) o[i] = w[i] * (ss * x[i]);
+        if (rrms) rrms[n] = ss;
+    }
+}
+
+void matmul_forward(float *out, const float *inp, const Linear *lin, int N)
+{
+    const int in = lin->in, outd = lin->out;
+    int wrows = lin->layout == W_OUT_IN ? outd : in;
+    int wcols = lin->layout == W_OUT_IN ? in : outd;
+    gsl_matrix_float_const_view W = gsl_matrix_float_const_view_array_with_tda(lin->w, (size_t)wrows, (size_t)wcols, (size_t)lin->ld);
+    float beta = 0.0f;
+    if (lin->b) {
+        for (int n = 0; n < N; n++) memcpy(out + (size_t)n * outd, lin->b, sizeof(float) * (size_t)outd);
+        beta = 1.0f;
+    }
+    if (N == 1) {
+        /* one row: a matrix-vector product reads each weight once (decode is bandwidth-bound) */
+        gsl_vector_float_const_view x = gsl_vector_float_const_view_array(inp, (size_t)in);
+        gsl_vector_float_view y = gsl_vector_float_view_array(out, (size_t)outd);
+        gsl_blas_sgemv(lin->layout == W_OUT_IN ? CblasNoTrans : CblasTrans, 1.0f, &W.matrix, &x.vector, beta, &y.vector);
+        return;
+    }
+    gsl_matrix_float_const_view X = gsl_matrix_float_const_view_array(inp, (size_t)N, (size_t)in);
+    gsl_matrix_float_view Y = gsl_matrix_float_view_array(out, (size_t)N, (size_t)outd);
+    gsl_blas_sgemm(CblasNoTrans, lin->layout == W_OUT_IN ? CblasTrans : CblasNoTrans, 1.0f,
+                   &X.matrix, &W.matrix, beta, &Y.matrix);
+}
+
+void matmul_forward_naive(float *out, const float *inp, const Linear *lin, int N)
+{
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < lin->out; o++) {
+            double acc = lin->b ? lin->b[o] : 0.0;
+            for (int i = 0; i < lin->in; i++) {
+                float w = lin->layout == W_OUT_IN ? lin->w[(size_t)o * lin->ld + i]
+                                                  : lin->w[(size_t)i * lin->ld + o];
+                acc += (double)inp[(size_t)n * lin->in + i] * w;
+            }
+            out[(size_t)n * lin->out + o] = (float)acc;
+        }
+}
+
+#define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
+
+void gelu_forward(float *out, const float *inp, size_t N)
+{
+    #pragma omp parallel for if (N > 65536)
+    for (size_t i = 0; i < N; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(GELU_SCALE * (x + 0.044715f * x * x * x)));
+    }
+}
+
+void swiglu_forward(float *out, const float *a, const float *g, size_t N)
+{
+    #pragma omp parallel for if (N > 65536)
+    for (size_t i = 0; i < N; i++) {
+        float x = a[i];
+        out[i] = x * (1.0f / (1.0f + expf(-x))) * g[i];
+    }
+}
+
+void residual_forward(float *out, const float *a, const float *b, size_t N)
+{
+    for (size_t i = 0; i < N; i++) out[i] = a[i] + b[i];
+}
+
+void rope_forward(float *x, int T, int n_heads, int HS, int pos0, float theta)
+{
+    for (int t = 0; t < T; t++) {
+        int pos = pos0 + t;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)t * n_heads + h) * HS;
+            for (int i = 0; i < HS; i += 2) {
+                /* float arithmetic in llama2.c's order, so logits match run.c closely */
+                float freq = 1.0f / powf(theta, (float)i / (float)HS);
+                float val = (float)pos * freq;
+                float c = cosf(val), s = sinf(val);
+                float v0 = v[i], v1 = v[i + 1];
+                v[i] = v0 * c - v1 * s;
+                v[i + 1] = v0 * s + v1 * c;
+            }
+        }
+    }
+}
