@@ -35,6 +35,7 @@
 
 #include "engine/err.h"
 #include "engine/loaders.h"
+#include "engine/model_io.h"
 #include "engine/q8.h"
 #include "engine/sptok.h"
 
@@ -308,28 +309,31 @@ static int l2_build(Model **out, const void *buf, size_t len, const char *name, 
         loaders_store_free(st);
         return ERR(ERR_ARG, "%s: buffer not 4-byte aligned", name);
     }
+    ModelConfig c = model_config_default(ARCH_LLAMA);
+    c.arch = ARCH_LLAMA;
+    c.n_layer = h.n_layers;
+    c.n_head = h.n_heads;
+    c.n_kv_head = h.n_kv_heads;
+    c.n_embd = h.dim;
+    c.n_ctx = h.seq_len;
+    c.vocab_size = h.vocab;
+    c.padded_vocab = h.vocab;
+    c.n_hidden = h.hidden;
+    c.norm = NORM_RMS;
+    c.pos = POS_ROPE;
+    c.ffn = FFN_SWIGLU;
+    c.bias = 0;
+    c.tied_head = h.shared;
+    c.norm_eps = 1e-5f;       /* run.c's rmsnorm */
+    c.rope_theta = 10000.0f;  /* model.py's precompute_freqs_cis default */
+    if ((rc = model_config_check(&c, name))) {
+        loaders_store_free(st);
+        return rc;
+    }
     char fmt[96];
-    Model *m = loaders_model_new(h.n_layers, name, l2_format_name(&h, fmt, sizeof fmt));
+    Model *m = model_new(&c, name, l2_format_name(&h, fmt, sizeof fmt));
     m->store = st;
     m->store_free = loaders_store_free;
-
-    ModelConfig *c = &m->cfg;
-    c->arch = ARCH_LLAMA;
-    c->n_layer = h.n_layers;
-    c->n_head = h.n_heads;
-    c->n_kv_head = h.n_kv_heads;
-    c->n_embd = h.dim;
-    c->n_ctx = h.seq_len;
-    c->vocab_size = h.vocab;
-    c->padded_vocab = h.vocab;
-    c->n_hidden = h.hidden;
-    c->norm = NORM_RMS;
-    c->pos = POS_ROPE;
-    c->ffn = FFN_SWIGLU;
-    c->bias = 0;
-    c->tied_head = h.shared;
-    c->norm_eps = 1e-5f;       /* run.c's rmsnorm */
-    c->rope_theta = 10000.0f;  /* model.py's precompute_freqs_cis default */
 
     const int C = h.dim, H = h.hidden, L = h.n_layers, V = h.vocab;
     const int kv = C / h.n_heads * h.n_kv_heads;
@@ -422,11 +426,11 @@ static int l2_build(Model **out, const void *buf, size_t len, const char *name, 
         }
         m->weight_bytes = h.total - h.header_bytes;
     }
-    m->n_params = loaders_count_params(m);
+    model_count_params(m);
     *out = m;
     return 0;
 fail:
-    loaders_model_discard(m);
+    model_free(m);
     return rc;
 }
 
@@ -454,7 +458,7 @@ int llama2c_load(Model **out, const char *path, const char *tokenizer_path)
         rc = sptok_load(&m->tok, tokenizer_path, m->cfg.vocab_size);
         if (rc) {
             free(sibling);
-            loaders_model_discard(m);
+            model_free(m);
             return rc;
         }
     }

@@ -1,6 +1,6 @@
 /* loaders — what the llama2.c and llm.c loaders share: mapping a file read-only, the
- * store behind a loaded Model's weights (a mapping plus converted buffers), building and
- * discarding a Model skeleton, and counting parameters.
+ * store behind a loaded Model's weights (a mapping plus converted buffers), and finding
+ * files beside a checkpoint.
  * It does not parse any format (llama2c.c, llmc.c) nor dispatch between them (model.c).
  */
 #include "engine/loaders.h"
@@ -83,28 +83,6 @@ void loaders_store_free(void *store)
     free(s);
 }
 
-Model *loaders_model_new(int n_layer, const char *path, const char *format)
-{
-    Model *m = xcalloc(1, sizeof(Model));
-    m->w.layer = xcalloc((size_t)n_layer, sizeof(LayerWeights));
-    m->attn = xcalloc((size_t)n_layer, sizeof(AttnSpec));
-    m->path = xstrdup(path);
-    m->format = xstrdup(format);
-    return m;
-}
-
-void loaders_model_discard(Model *m)
-{
-    if (!m) return;
-    if (m->store_free) m->store_free(m->store);
-    tokenizer_free(m->tok);
-    free(m->w.layer);
-    free(m->attn);
-    free(m->path);
-    free(m->format);
-    free(m);
-}
-
 char *loaders_sibling(const char *path, const char *name)
 {
     const char *slash = strrchr(path, '/');
@@ -122,28 +100,4 @@ int loaders_is_dir(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static size_t linear_params(const Linear *l)
-{
-    if (!l->w && !l->wq8) return 0;
-    return (size_t)l->in * (size_t)l->out + (l->b ? (size_t)l->out : 0);
-}
-
-size_t loaders_count_params(const Model *m)
-{
-    const ModelConfig *c = &m->cfg;
-    size_t C = (size_t)c->n_embd, n = (size_t)c->vocab_size * C;
-    if (m->w.wpe) n += (size_t)c->n_ctx * C;
-    size_t norm = m->cfg.norm == NORM_LAYER ? 2 * C : C;
-    for (int l = 0; l < c->n_layer; l++) {
-        const LayerWeights *w = &m->w.layer[l];
-        n += 2 * norm;
-        n += linear_params(&w->q) + linear_params(&w->k) + linear_params(&w->v) +
-             linear_params(&w->o) + linear_params(&w->fc) + linear_params(&w->proj);
-        if (c->ffn == FFN_SWIGLU) n += linear_params(&w->fc_gate);
-    }
-    n += norm;
-    if (!c->tied_head) n += linear_params(&m->w.head);
-    return n;
 }

@@ -9,8 +9,8 @@
  * points a single weight into the mapping; on failure *out is untouched and the message
  * names the file and the problem (ERR_IO, ERR_FORMAT, ERR_UNSUPPORTED).
  *
- * The loaded Model owns: layer[L], attn[L] (exact causal), path, format, tok (may be NULL)
- * and `store` (the mapping and any converted buffers, released by store_free).
+ * The loaded Model (built with model_new, freed with model_free) owns its `store`: the
+ * mapping and any converted buffers, released by loaders_store_free.
  */
 #ifndef LECTERN_LOADERS_H
 #define LECTERN_LOADERS_H
@@ -20,7 +20,7 @@
 
 #include "engine/model.h"
 
-#define LOADER_PROBE_BYTES 1024
+#define LOADER_PROBE_BYTES 1024  /* model_io_load_other reads this many for the probes */
 
 /* ---- llama2.c (engine/llama2c.c) ---------------------------------------------------- */
 
@@ -75,19 +75,9 @@ LoaderStore *loaders_store_new(void);
 void *loaders_store_alloc(LoaderStore *s, size_t bytes);  /* owned, 64-byte aligned */
 void loaders_store_free(void *store);                      /* the Model's store_free */
 
-/* A Model with layer[n_layer] and attn[n_layer] allocated (zeroed: exact causal), its
- * path and format copied. */
-Model *loaders_model_new(int n_layer, const char *path, const char *format);
-/* Frees a Model the way model_free does (for a loader's error path and for tests). */
-void loaders_model_discard(Model *m);
-
 /* dir-of(path) + "/" + name, allocated. */
 char *loaders_sibling(const char *path, const char *name);
 int loaders_is_file(const char *path);
 int loaders_is_dir(const char *path);
-
-/* Counts parameters: wte rows V (not Vp) once, wpe, every Linear (+bias), norms, an
- * untied head. */
-size_t loaders_count_params(const Model *m);
 
 #endif
