@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/err.h"
@@ -142,7 +143,7 @@ static int l2_parse_header(const unsigned char *p, size_t len, const char *name,
         if (len < 8) return ERR(ERR_FORMAT, "%s: truncated llama2.c export header (%zu bytes)", name, len);
         h->version = rd_i32(p + 4);
         if (h->version != 1 && h->version != 2)
-            return ERR(ERR_UNSUPPORTED, "%s: llama2.c export version %d (Lectern reads 1 and 2)",
+            return ERR(ERR_FORMAT, "%s: unknown llama2.c export version %d (Lectern reads 1 and 2)",
                        name, h->version);
         if (len < L2_EXPORT_HEADER)
             return ERR(ERR_FORMAT, "%s: truncated llama2.c export header (%zu of %d bytes)", name,
@@ -539,7 +540,7 @@ static int l2_writable(const Model *m, const char *path)
     return 0;
 }
 
-int llama2c_write(const Model *m, const char *path, int version)
+static int l2_write(const Model *m, const char *path, int version, int group)
 {
     if (version < 0 || version > 2)
         return ERR(ERR_ARG, "%s: llama2.c version %d (Lectern writes 0, 1 and 2)", path, version);
@@ -548,9 +549,11 @@ int llama2c_write(const Model *m, const char *path, int version)
     const ModelConfig *c = &m->cfg;
     const int C = c->n_embd, L = c->n_layer, V = c->vocab_size, hs = C / c->n_head;
     const int shared = c->tied_head;
-    int group = 64;
     if (version == 2) {
-        while (C % group != 0) group /= 2;  /* export.py's back-off */
+        if (group <= 0) {
+            group = 64;
+            while (C % group != 0) group /= 2;  /* export.py's back-off */
+        }
         size_t kv = (size_t)hs * (size_t)c->n_kv_head;
         if (((size_t)V * C) % (size_t)group || (kv * C) % (size_t)group || ((size_t)c->n_hidden * C) % (size_t)group)
             return ERR(ERR_UNSUPPORTED, "%s: tensor sizes are not multiples of the Q8_0 group size %d",
@@ -564,6 +567,7 @@ int llama2c_write(const Model *m, const char *path, int version)
         free(tmp);
         return rc;
     }
+    fchmod(fd, 0644);  /* mkstemp makes 0600; a checkpoint is an ordinary file */
     Writer w = {fdopen(fd, "wb"), path, 0};
     if (!w.f) {
         close(fd);
@@ -658,4 +662,15 @@ int llama2c_write(const Model *m, const char *path, int version)
     }
     free(tmp);
     return rc;
+}
+
+int llama2c_write(const Model *m, const char *path, int version)
+{
+    return l2_write(m, path, version, 0);
+}
+
+int llama2c_write_q8(const Model *m, const char *path, int group)
+{
+    if (group <= 0) return ERR(ERR_ARG, "%s: Q8_0 group size %d must be positive", path, group);
+    return l2_write(m, path, 2, group);
 }

@@ -41,6 +41,8 @@ int llama2c_parse(Model **out, const void *buf, size_t len, const char *name);
  * config (RMSNorm, RoPE theta 10000, SwiGLU, no biases, eps 1e-5); GPT-2 models give
  * ERR_UNSUPPORTED.  Weights may be fp32 in either layout or Q8_0.  Atomic (temp + rename). */
 int llama2c_write(const Model *m, const char *path, int version);
+/* Version 2 with a chosen group size (> 0); every tensor size must be a multiple of it. */
+int llama2c_write_q8(const Model *m, const char *path, int group);
 
 /* ---- llm.c (engine/llmc.c) ---------------------------------------------------------- */
 
@@ -52,6 +54,14 @@ int llmc_probe(const void *head, size_t n);
  * vocab.json + merges.txt, then gpt2_tokenizer.bin; none: m->tok stays NULL. */
 int llmc_load(Model **out, const char *path, const char *tokenizer_path);
 int llmc_parse(Model **out, const void *buf, size_t len, const char *name);
+
+/* llm.c's gpt2_tokenizer.bin as a TOK_LLMC_TABLE tokenizer (decode only). */
+int llmc_tokenizer_load(Tokenizer **out, const char *path);
+int llmc_tokenizer_parse(Tokenizer **out, const void *buf, size_t len, const char *name);
+/* From the text tokenizer_export() makes for this kind (safetensors metadata kind "llmc"). */
+int llmc_tokenizer_from_text(Tokenizer **out, const char *text, size_t len, const char *origin);
+/* 1 when head (n bytes) starts with the gpt2_tokenizer.bin magic. */
+int llmc_tokenizer_probe(const void *head, size_t n);
 
 /* ---- shared helpers (engine/loaders.c) ---------------------------------------------- */
 
