@@ -95,7 +95,7 @@ run: all
 
 # make check: every Check suite, the dependency-rule check, end-to-end runs and oracle tests.
 check: deps-quiet tests check-deps-rule
-	@bash scripts/run-tests.sh $(BUILD) $(TESTS)
+	@LECTERN_BIN=$(abspath $(LECTERN)) bash scripts/run-tests.sh $(BUILD) $(TESTS)
 
 check-deps-rule:
 	@bash scripts/check-deps-rule.sh

@@ -170,8 +170,8 @@ static void bpe_merge(Bpe *b, const unsigned char *s, size_t n, TokIds *out)
     if (n > b->work_cap) {
         size_t cap = n > 2 * b->work_cap ? n : 2 * b->work_cap;
         size_t bytes;
-        if (size_mul(cap, sizeof(size_t), &bytes) != 0) bytes = SIZE_MAX;
-        b->sym = xrealloc(b->sym, bytes);
+        if (size_mul(cap, sizeof(size_t), &bytes) != 0) bytes = SIZE_MAX; /* xrealloc aborts */
+        b->sym = xrealloc(b->sym, bytes); /* ints: sizeof(size_t) each is room to spare */
         b->nxt = xrealloc(b->nxt, bytes);
         b->prv = xrealloc(b->prv, bytes);
         b->work_cap = cap;
@@ -481,7 +481,7 @@ static int load_merges(Tokenizer *t, Bpe *b, const char *text, size_t len, const
         pos += ll + (nl ? 1 : 0);
         line++;
         if (ll && s[ll - 1] == '\r') ll--;
-        if (line == 1 && ll && s[0] == '#') continue; /* "#version: 0.2" */
+        if (line == 1 && ll >= 8 && memcmp(s, "#version", 8) == 0) continue;
         if (ll == 0) {
             size_t r = pos;
             while (r < len && (text[r] == '\n' || text[r] == '\r')) r++;

@@ -81,14 +81,16 @@ typedef struct {
 } ModelWeights;
 
 typedef enum { MASK_CAUSAL = 0, MASK_BIDIRECTIONAL = 1 } MaskKind;
-typedef enum { ATTN_KERNEL_EXACT = 0 } AttnKernelKind;
 
-struct Pattern;  /* engine/pattern.h: sparse attention patterns (issue 5) */
+struct Pattern;  /* engine/pattern.h: sparse attention patterns */
+struct Effattn;  /* engine/effattn.h: low-rank and kernel attention */
 
+/* How one layer attends.  pattern and kernel are borrowed (the caller keeps them alive
+ * while the spec is in force); a pattern must be built for n_ctx positions. */
 typedef struct {
     MaskKind mask;
     const struct Pattern *pattern;  /* NULL: every key the mask allows */
-    AttnKernelKind kernel;
+    const struct Effattn *kernel;   /* NULL: exact softmax attention */
 } AttnSpec;
 
 typedef struct Model {
@@ -118,6 +120,8 @@ typedef struct {
     float *hb2;         /* (chunk, H) */
     float *att;         /* (max(chunk, NH), max_T) attention scores scratch */
     float *logits;      /* (chunk, Vp) */
+    float *kscratch;    /* scratch of a non-exact attention kernel, grown on first use */
+    size_t kscratch_n;
     int nthreads;
 } RunState;
 
@@ -134,6 +138,14 @@ typedef struct {
  * On failure *out is untouched and the message names the file and the problem. */
 int model_load(Model **out, const char *path, const char *tokenizer_path);
 void model_free(Model *m);   /* NULL is a no-op */
+
+/* Named shapes for `lectern init` ("gpt2" = 124M, "gpt2-tiny", "stories15M", ...). */
+int model_shape(const char *name, ModelConfig *out);
+const char *model_shape_names(void);
+/* A model of config cfg with GPT-2-style random weights drawn from mt19937(seed). */
+int model_random(Model **out, const ModelConfig *cfg, unsigned long seed);
+/* Writes m as Lectern's safetensors (config and tokenizer in the metadata), atomically. */
+int model_save(const Model *m, const char *path);
 
 /* Builds a model around cfg with weights resolved by name from a lookup function; used by
  * the loaders.  Validates shapes. */
@@ -155,7 +167,9 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, int pos
 /* Final norm + head applied to one residual vector x (C) -> logits (Vp): the logit lens. */
 void model_logits_from_resid(const Model *m, const float *x, float *logits, float *scratch);
 
-/* The engine function and file that compute attention for layer l, for status lines. */
+/* The engine function and file that compute attention for layer l, for status lines,
+ * and a short name of the mask/pattern/kernel in force ("causal", "sliding window w=4"). */
 const char *model_attn_kernel_name(const Model *m, int layer);
+const char *model_attn_mask_name(const Model *m, int layer);
 
 #endif

@@ -54,10 +54,10 @@ struct SafeTensors {
 
 /* Names come from the file, so a message must not carry their control bytes (it is one line)
  * nor all of a megabyte-long key.  Returns a malloc'd printable form. */
-static char *shown(const char *s)
+static char *shown_n(const char *s, size_t n)
 {
     enum { LIMIT = 80 };
-    size_t n = strlen(s), cap = (n < LIMIT ? n : LIMIT) * 4 + 8, k = 0;
+    size_t cap = (n < LIMIT ? n : LIMIT) * 4 + 8, k = 0;
     char *o = xmalloc(cap);
     for (size_t i = 0; i < n && i < LIMIT; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -68,6 +68,8 @@ static char *shown(const char *s)
     o[k] = 0;
     return o;
 }
+
+static char *shown(const char *s) { return shown_n(s, strlen(s)); }
 
 /* "[3, 4]" for a shape, malloc'd. */
 static char *shape_str(const int64_t *shape, int ndim)
@@ -198,8 +200,9 @@ static int parse_tensor(SafeTensors *st, Ctx *c, const char *key, json_t *v, siz
         if (dtype_in_spec(ds))
             return ERR(ERR_UNSUPPORTED, "%s: tensor '%s': dtype '%s' is not supported", c->file,
                        nm, ds);
-        return ERR(ERR_FORMAT, "%s: tensor '%s': unknown dtype '%s'", c->file, nm,
-                   ctx_show(c, 1, ds));
+        free(c->s[1]);
+        c->s[1] = shown_n(ds, json_string_length(jd));
+        return ERR(ERR_FORMAT, "%s: tensor '%s': unknown dtype '%s'", c->file, nm, c->s[1]);
     }
 
     if (!json_is_array(js))

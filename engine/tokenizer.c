@@ -389,7 +389,11 @@ char *tokenizer_decode(const Tokenizer *t, const int *ids, size_t n, size_t *len
                 ids[i], i, t->vocab_size - 1);
             return NULL;
         }
-        total += t->tok_off[ids[i] + 1] - t->tok_off[ids[i]]; /* each <= blob size: no wrap */
+        if (size_add(total, t->tok_off[ids[i] + 1] - t->tok_off[ids[i]], &total) != 0) {
+            if (len) *len = 0;
+            ERR(ERR_RANGE, "decode: the text of %zu tokens is too long", n);
+            return NULL;
+        }
     }
     if (t->ops->decode) return t->ops->decode(t, ids, n, len);
     char *s = xmalloc(total + 1);

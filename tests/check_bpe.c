@@ -417,7 +417,8 @@ static Merge *read_merges(const char *path, size_t *n)
     size_t len;
     char *data = read_file(path, &len);
     ck_assert_ptr_nonnull(data);
-    Merge *m = malloc(60000 * sizeof *m);
+    size_t cap = 1024;
+    Merge *m = malloc(cap * sizeof *m);
     *n = 0;
     char *save = NULL;
     int rank = 0;
@@ -441,6 +442,7 @@ static Merge *read_merges(const char *path, size_t *n)
             ids[k] = tokenizer_lookup(gpt2, bytes, nb);
             ck_assert_int_ge(ids[k], 0);
         }
+        if (*n == cap) m = realloc(m, (cap *= 2) * sizeof *m);
         m[*n].a = ids[0];
         m[*n].b = ids[1];
         m[*n].rank = rank++;
@@ -694,6 +696,8 @@ START_TEST(test_merges_errors)
     expect_error(v, vl, "#version: 0.2\na \xe4\xb8\xad\n", ERR_FORMAT, "line 2", "U+4E2D");
     expect_error(v, vl, "#version: 0.2\na \xff\n", ERR_FORMAT, "line 2", "not valid UTF-8");
     expect_error(v, vl, "a b\nab c\nx\n", ERR_FORMAT, "line 3", "not two tokens"); /* no #version */
+    /* only a "#version" first line is a header: "# a" is a merge of "#" and "a" */
+    expect_error(v, vl, "# a\n", ERR_FORMAT, "line 1", "merge of \"# a\" is not in the vocabulary");
     /* accepted: CRLF line ends, no final newline, trailing blank lines, no merges at all */
     const char *okm[] = {"#version: 0.2\r\na b\r\nab c\r\n", "#version: 0.2\na b\nab c",
                          "#version: 0.2\na b\n\n\n", "", "#version: 0.2"};
