@@ -147,6 +147,10 @@ int model_random(Model **out, const ModelConfig *cfg, unsigned long seed)
 
 static float lin_at(const Linear *l, int i, int o)   /* weight from input i to output o */
 {
+    if (l->wq8) {  /* Q8_0 (llama2.c version 2): dequantised, saved as F32 */
+        size_t j = (size_t)o * l->in + i;
+        return (float)l->wq8[j] * l->wq8_scale[j / (size_t)l->q8_group];
+    }
     return l->layout == W_OUT_IN ? l->w[(size_t)o * l->ld + i] : l->w[(size_t)i * l->ld + o];
 }
 
@@ -256,11 +260,13 @@ int model_save(const Model *m, const char *path)
     size_t lens[4] = {strlen(cfg), 0, 0, 0};
     char *a = NULL, *b = NULL;
     int nmeta = 1;
-    if (m->tok && tokenizer_kind(m->tok) != TOK_LLAMA2C) {
+    if (m->tok) {
         size_t al = 0, bl = 0;
         int rc = tokenizer_export(m->tok, &a, &al, &b, &bl);
         if (rc == 0) {
-            vals[1] = tokenizer_kind(m->tok) == TOK_GPT2_BPE ? "gpt2-bpe" : "char";
+            static const char *const kinds[] = {[TOK_GPT2_BPE] = "gpt2-bpe", [TOK_CHAR] = "char",
+                                                [TOK_LLAMA2C] = "llama2c", [TOK_LLMC_TABLE] = "llmc"};
+            vals[1] = kinds[tokenizer_kind(m->tok)];
             lens[1] = strlen(vals[1]);
             vals[2] = a; lens[2] = al;
             nmeta = 3;

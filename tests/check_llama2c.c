@@ -867,6 +867,55 @@ START_TEST(test_export_v1_and_legacy_give_identical_logits)
 }
 END_TEST
 
+/* `lectern convert`: llama2.c -> Lectern safetensors (weights, config and tokenizer in one
+ * file) -> llama2.c legacy gives the original weights back, byte for byte. */
+START_TEST(test_convert_through_safetensors)
+{
+    Model *m = load_260k();
+    if (!m) return;
+    const int ids[] = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421};
+    float *ref = all_logits(m, ids, 13);
+    char *st = tmp_path(".safetensors"), *back = tmp_path(".bin");
+    ck_assert_msg(model_save(m, st) == 0, "%s", err_msg());
+    Model *s = NULL;
+    ck_assert_msg(model_load(&s, st, NULL) == 0, "%s", err_msg());
+    ck_assert_str_eq(s->format, "safetensors (Lectern)");
+    ck_assert_ptr_nonnull(s->tok);
+    ck_assert_int_eq(tokenizer_kind(s->tok), TOK_LLAMA2C);
+    int *t1, *t2;
+    size_t n1, n2;
+    const char *text = "Once upon a time, a cat \xce\xa9";
+    ck_assert_int_eq(sptok_encode_llama2c(m->tok, text, strlen(text), 1, 0, &t1, &n1), 0);
+    ck_assert_int_eq(sptok_encode_llama2c(s->tok, text, strlen(text), 1, 0, &t2, &n2), 0);
+    ck_assert_uint_eq(n1, n2);
+    ck_assert(memcmp(t1, t2, n1 * sizeof(int)) == 0);
+    free(t1); free(t2);
+    float *l2 = all_logits(s, ids, 13);
+    ck_assert(memcmp(ref, l2, sizeof(float) * 13 * 512) == 0);
+    ck_assert_int_eq(llama2c_write(s, back, 0), 0);
+    size_t la, lb;
+    unsigned char *a = slurp(m->path, &la), *b = slurp(back, &lb);
+    ck_assert_uint_eq(la, lb);
+    ck_assert(memcmp(a, b, 28 + 4 * (size_t)(264128 - 4096)) == 0);
+    /* a Q8_0 model converts too (dequantised to F32) */
+    char *q8 = tmp_path(".bin"), *st2 = tmp_path(".safetensors");
+    ck_assert_int_eq(llama2c_write(m, q8, 2), 0);
+    Model *q = NULL, *qs = NULL;
+    ck_assert_int_eq(model_load(&q, q8, NULL), 0);
+    ck_assert_msg(model_save(q, st2) == 0, "%s", err_msg());
+    ck_assert_msg(model_load(&qs, st2, NULL) == 0, "%s", err_msg());
+    float emax = 0;
+    for (int i = 0; i < 64 * 64; i++) emax = fmaxf(emax, fabsf(qs->w.layer[2].q.w[i] - m->w.layer[2].q.w[i]));
+    ck_assert_msg(emax > 0 && emax < 0.05f, "Q8_0 -> F32 error %g", emax);
+    model_free(qs);
+    model_free(q);
+    unlink(st); unlink(back); unlink(q8); unlink(st2);
+    free(st); free(back); free(q8); free(st2); free(a); free(b); free(ref); free(l2);
+    model_free(s);
+    model_free(m);
+}
+END_TEST
+
 /* An unshared classifier round-trips through both formats (legacy: negative vocab). */
 START_TEST(test_unshared_classifier)
 {
@@ -1089,6 +1138,7 @@ int main(void)
     tcase_add_test(tf, test_logits_match_run_c);
     tcase_add_test(tf, test_greedy_matches_run_c);
     tcase_add_test(tf, test_export_v1_and_legacy_give_identical_logits);
+    tcase_add_test(tf, test_convert_through_safetensors);
     tcase_add_test(tf, test_unshared_classifier);
     tcase_add_test(tf, test_write_refuses_gpt2);
     tcase_add_test(tf, test_q8_kernel_against_naive);
