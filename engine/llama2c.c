@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/llama2c.h"
 #include "engine/err.h"
 #include "engine/loaders.h"
 #include "engine/model_io.h"
@@ -673,4 +674,70 @@ int llama2c_write_q8(const Model *m, const char *path, int group)
 {
     if (group <= 0) return ERR(ERR_ARG, "%s: Q8_0 group size %d must be positive", path, group);
     return l2_write(m, path, 2, group);
+}
+
+/* ---- run.c's generation loop --------------------------------------------------------- */
+
+static int l2_argmax(const float *x, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+int llama2c_generate(const Model *m, const char *prompt, size_t len, int steps,
+                     Llama2cPick pick, void *pick_ctx, Llama2cEmit emit, void *emit_ctx,
+                     int *passes, int **ids, size_t *n_ids)
+{
+    if (passes) *passes = 0;
+    if (ids) *ids = NULL;
+    if (n_ids) *n_ids = 0;
+    if (!m->tok || tokenizer_kind(m->tok) != TOK_LLAMA2C)
+        return ERR(ERR_STATE, "generate --compat llama2c: the model has no llama2.c tokenizer");
+    if (steps <= 0 || steps > m->cfg.n_ctx) steps = m->cfg.n_ctx;
+    int *pt;
+    size_t np;
+    int rc = sptok_encode_llama2c(m->tok, prompt ? prompt : "", prompt ? len : 0, 1, 0, &pt, &np);
+    if (rc) return rc;
+    RunState s;
+    if ((rc = runstate_init(&s, &m->cfg, steps, 1))) {
+        free(pt);
+        return rc;
+    }
+    float *logits = xmalloc(sizeof(float) * (size_t)m->cfg.padded_vocab);
+    int *seq = xmalloc(sizeof(int) * ((size_t)steps + 1));
+    size_t n = 0;
+    int token = pt[0], pos = 0;
+    seq[n++] = token;
+    /* one token per forward pass, as run.c: the same sums in the same order as its
+     * oracle, so greedy choices with small margins come out the same */
+    while (pos < steps) {
+        if ((rc = model_forward(m, &s, &token, 1, pos, logits, 0, NULL))) break;
+        int next = pos < (int)np - 1 ? pt[pos + 1]
+                   : pick ? pick(logits, m->cfg.vocab_size, pick_ctx) : l2_argmax(logits, m->cfg.vocab_size);
+        if (next < 0 || next >= m->cfg.vocab_size) {
+            rc = ERR(ERR_RANGE, "generate: picked token %d outside the vocabulary", next);
+            break;
+        }
+        pos++;
+        if (next == 1) break;  /* BOS ends a story */
+        size_t pl;
+        const char *piece = sptok_print_llama2c(m->tok, token, next, &pl);
+        if (emit && pl) emit(piece, pl, emit_ctx);
+        seq[n++] = next;
+        token = next;
+    }
+    if (!rc && emit) emit("\n", 1, emit_ctx);
+    if (passes) *passes = pos;
+    if (!rc && ids) {
+        *ids = seq;
+        seq = NULL;
+        if (n_ids) *n_ids = n;
+    }
+    free(seq);
+    free(logits);
+    free(pt);
+    runstate_done(&s);
+    return rc;
 }

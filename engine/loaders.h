@@ -36,13 +36,7 @@ int llama2c_load(Model **out, const char *path, const char *tokenizer_path);
  * messages.  Weight pointers point into buf except for converted tensors. */
 int llama2c_parse(Model **out, const void *buf, size_t len, const char *name);
 
-/* Writes m's weights as llama2.c version 0 (legacy), 1 (fp32 export) or 2 (Q8_0 export,
- * group size as export.py picks it: 64 halved until it divides dim).  m must be a Llama
- * config (RMSNorm, RoPE theta 10000, SwiGLU, no biases, eps 1e-5); GPT-2 models give
- * ERR_UNSUPPORTED.  Weights may be fp32 in either layout or Q8_0.  Atomic (temp + rename). */
-int llama2c_write(const Model *m, const char *path, int version);
-/* Version 2 with a chosen group size (> 0); every tensor size must be a multiple of it. */
-int llama2c_write_q8(const Model *m, const char *path, int group);
+/* Writers and run.c's generation loop: engine/llama2c.h. */
 
 /* ---- llm.c (engine/llmc.c) ---------------------------------------------------------- */
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine/err.h"
+#include "engine/llama2c.h"
 #include "engine/loaders.h"
 #include "engine/model.h"
 #include "engine/ops.h"
@@ -748,36 +749,25 @@ START_TEST(test_logits_match_run_c)
 }
 END_TEST
 
-/* run.c's generate() at temperature 0: feed one token per forward pass, forced while the
- * prompt lasts, then the argmax; stop on BOS or after `steps` passes. */
-static void generate_like_run_c(const Model *m, const int *prompt, size_t np, int steps, int *seq, size_t *nseq,
-                                char *out, size_t *olen, int *passes)
+typedef struct {
+    char *buf;
+    size_t n;
+} Out;
+
+static int pick_the(const float *logits, int vocab, void *ctx)
 {
-    RunState s;
-    ck_assert_int_eq(runstate_init(&s, &m->cfg, steps + 1, 1), 0);
-    float *lg = malloc(sizeof(float) * (size_t)m->cfg.padded_vocab);
-    int token = prompt[0], pos = 0;
-    size_t n = 0, o = 0;
-    seq[n++] = token;
-    while (pos < steps) {
-        ck_assert_int_eq(model_forward(m, &s, &token, 1, pos, lg, 0, NULL), 0);
-        int next = pos < (int)np - 1 ? prompt[pos + 1] : argmax(lg, m->cfg.vocab_size);
-        pos++;
-        if (next == 1) break;
-        size_t l;
-        const char *p = sptok_print_llama2c(m->tok, token, next, &l);
-        memcpy(out + o, p, l);
-        o += l;
-        seq[n++] = next;
-        token = next;
-    }
-    out[o++] = '\n';
-    out[o] = 0;
-    *olen = o;
-    *nseq = n;
-    *passes = pos;
-    free(lg);
-    runstate_done(&s);
+    (void)logits;
+    (void)vocab;
+    ++*(int *)ctx;
+    return 265;  /* " the" */
+}
+
+static void collect(const char *b, size_t l, void *ctx)
+{
+    Out *o = ctx;
+    memcpy(o->buf + o->n, b, l);
+    o->n += l;
+    o->buf[o->n] = 0;
 }
 
 START_TEST(test_greedy_matches_run_c)
@@ -791,22 +781,37 @@ START_TEST(test_greedy_matches_run_c)
         const char *prompt = json_string_value(json_object_get(j, "prompt"));
         int steps = (int)json_integer_value(json_object_get(j, "steps"));
         json_t *want = json_object_get(j, "token_ids");
-        int *pids;
-        size_t np;
-        ck_assert_int_eq(sptok_encode_llama2c(m->tok, prompt, strlen(prompt), 1, 0, &pids, &np), 0);
-        int *seq = malloc(sizeof(int) * (size_t)(steps + 2));
-        char *out = malloc(16 * (size_t)steps + 2);
-        size_t nseq, olen;
+        Out o = {malloc(16 * (size_t)steps + 2), 0};
+        int *seq;
+        size_t nseq;
         int passes;
-        generate_like_run_c(m, pids, np, steps, seq, &nseq, out, &olen, &passes);
+        ck_assert_msg(llama2c_generate(m, prompt, strlen(prompt), steps, NULL, NULL, collect, &o, &passes, &seq,
+                                       &nseq) == 0, "%s", err_msg());
         ck_assert_uint_eq(nseq, json_array_size(want));
         for (size_t i = 0; i < nseq; i++)
             ck_assert_msg(seq[i] == (int)json_integer_value(json_array_get(want, i)), "%s: token %zu", prompt, i);
         ck_assert_int_eq(passes, (int)json_integer_value(json_object_get(j, "forward_passes")));
-        ck_assert_str_eq(out, json_string_value(json_object_get(j, "stdout")));
-        free(seq); free(out); free(pids);
+        ck_assert_str_eq(o.buf, json_string_value(json_object_get(j, "stdout")));
+        free(seq);
+        free(o.buf);
         json_decref(j);
     }
+    /* steps cut the prompt short; a pick callback takes over after the prompt */
+    Out o = {malloc(256), 0};
+    int passes, calls = 0;
+    ck_assert_int_eq(llama2c_generate(m, "Once upon a time", 16, 3, NULL, NULL, collect, &o, &passes, NULL, NULL), 0);
+    ck_assert_int_eq(passes, 3);
+    ck_assert_str_eq(o.buf, "Once upon a\n");
+    o.n = 0;
+    ck_assert_int_eq(llama2c_generate(m, "Once", 4, 5, pick_the, &calls, collect, &o, &passes, NULL, NULL), 0);
+    ck_assert_int_eq(calls, 4);  /* passes 1..4 predict after the one-token prompt */
+    ck_assert_str_eq(o.buf, "Once the the the the\n");
+    free(o.buf);
+    /* a model without a llama2.c tokenizer cannot run run.c's loop */
+    Tokenizer *keep = m->tok;
+    m->tok = NULL;
+    ck_assert_int_eq(llama2c_generate(m, "x", 1, 4, NULL, NULL, NULL, NULL, NULL, NULL, NULL), ERR_STATE);
+    m->tok = keep;
     model_free(m);
 }
 END_TEST
