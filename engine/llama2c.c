@@ -617,13 +617,14 @@ static int l2_write(const Model *m, const char *path, int version, int group)
         /* freq_cis tables as model.py's precompute_freqs_cis makes them (readers since
          * mid-2023 ignore them; the oldest run.c read them) */
         for (int part = 0; part < 2; part++)
-            for (int t = 0; t < c->n_ctx; t++)
+            for (int t = 0; t < c->n_ctx; t++) {
                 for (int i = 0; i < hs / 2; i++) {
                     float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)hs);
                     float a = (float)t * freq;
-                    float v = part == 0 ? cosf(a) : sinf(a);
-                    wr(&w, &v, 4);
+                    row[i] = part == 0 ? cosf(a) : sinf(a);
                 }
+                wr(&w, row, (size_t)(hs / 2) * sizeof(float));
+            }
         if (!shared) wr_linear(&w, &mw->head, row);
     } else if (version == 1) {
         EACH_LAYER(wr(&w, lw->ln1_w, (size_t)C * 4));

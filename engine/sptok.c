@@ -203,7 +203,8 @@ int sptok_parse(Tokenizer **out, const void *buf, size_t len, int vocab_size, co
         if (n == INT32_MAX - 1) return ERR(ERR_FORMAT, "%s: too many tokens", name);
         n++;
     }
-    if (n == 0) return ERR(ERR_FORMAT, "%s: holds no tokens", name);
+    if (n < 3)  /* BOS (1) and EOS (2) are fixed ids in run.c's encode */
+        return ERR(ERR_FORMAT, "%s: holds %d tokens; a llama2.c tokenizer starts with <unk>, BOS, EOS", name, n);
     float *score = xmalloc((size_t)n * sizeof(float));
     const char **bytes = xmalloc((size_t)n * sizeof(char *));
     size_t *lens = xmalloc((size_t)n * sizeof(size_t));
@@ -492,7 +493,7 @@ int sptok_from_text(Tokenizer **out, const char *text, size_t len, const char *o
     memcpy(head, p, hl);
     head[hl] = 0;
     char tail;
-    if (sscanf(head, "llama2c-tokenizer v1 %d %d%c", &n, &max_len, &tail) != 2 || n <= 0 || max_len < 0)
+    if (sscanf(head, "llama2c-tokenizer v1 %d %d%c", &n, &max_len, &tail) != 2 || n < 3 || max_len < 0)
         return ERR(ERR_FORMAT, "%s: bad llama2.c tokenizer header", origin);
     if ((size_t)n > len / 11) return ERR(ERR_FORMAT, "%s: %d tokens cannot fit in %zu bytes", origin, n, len);
     p = nl + 1;

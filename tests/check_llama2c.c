@@ -693,6 +693,9 @@ START_TEST(test_tokenizer_corrupt)
     put_i32(b + 8, 1 << 30);
     ck_assert_int_eq(sptok_parse(&t, b, len, 512, "tok.bin"), ERR_FORMAT);      /* huge length */
     ck_assert_ptr_null(t);
+    /* fewer than 3 tokens cannot hold BOS and EOS */
+    ck_assert_int_eq(sptok_parse(&t, orig, 4 + 8 + 5 + 8 + 5, 0, "tok.bin"), ERR_FORMAT);
+    ck_assert_ptr_null(t);
     /* vocab_size 0 reads all 512; a file path that does not exist is ERR_IO */
     ck_assert_int_eq(sptok_parse(&t, orig, len, 0, "tok.bin"), 0);
     ck_assert_int_eq(tokenizer_vocab_size(t), 512);
