@@ -208,15 +208,15 @@ static int l2_parse_header(const unsigned char *p, size_t len, const char *name,
             return rc;
         sz_add3(&s, 2 * L + 1, C, 4);  /* norms */
         sz_q8(&s, sz_mul(&s, V, C), g);
-        for (size_t l = 0; l < L && !s.overflow; l++) {
-            sz_q8(&s, C * C, g);
-            sz_q8(&s, kv * C, g);
-            sz_q8(&s, kv * C, g);
-            sz_q8(&s, C * C, g);
-            sz_q8(&s, sz_mul(&s, H, C), g);
-            sz_q8(&s, sz_mul(&s, H, C), g);
-            sz_q8(&s, sz_mul(&s, H, C), g);
-        }
+        Sz layer = {0, 0};  /* one layer's seven matrices, then times L (never a loop over L:
+                               the count comes from the file) */
+        sz_q8(&layer, C * C, g);
+        sz_q8(&layer, kv * C, g);
+        sz_q8(&layer, kv * C, g);
+        sz_q8(&layer, C * C, g);
+        for (int k = 0; k < 3; k++) sz_q8(&layer, sz_mul(&layer, H, C), g);
+        s.overflow |= layer.overflow;
+        sz_add(&s, sz_mul(&s, layer.v, L));
         if (!h->shared) sz_q8(&s, sz_mul(&s, V, C), g);
     } else {
         Sz n = {0, 0};  /* floats */

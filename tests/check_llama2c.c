@@ -304,6 +304,9 @@ START_TEST(test_corrupt_exports)
     memcpy(b2, v2, len2);
     put_i32(b2 + 37, 32);  /* valid divisor, but the sizes no longer add up */
     expect_parse_error(b2, len2, ERR_FORMAT, "group 32 for a group-64 file");
+    memcpy(b2, v2, len2);
+    put_i32(b2 + 8 + 8, 1398756428);  /* a layer count from the file must not drive a loop */
+    expect_parse_error(b2, len2, ERR_FORMAT, "v2 with 1.4e9 layers");
     for (size_t cut = 0; cut < len2; cut += len2 / 97 + 1) expect_parse_error(v2, cut, ERR_FORMAT, "cut v2");
     /* through model_load, the message names the file */
     FILE *f = fopen(p1, "wb");
