@@ -13,7 +13,7 @@ VERSION := 0.1.0
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-qual -Wwrite-strings -Wno-unused-parameter
-OPT     ?= -O2 -march=x86-64-v2 -g
+OPT     ?= -O2 -march=native -g
 PKGS    := ncursesw readline check libpcre2-8 jansson cairo
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) gsl 2>/dev/null)
 CFLAGS  += -std=c11 -D_GNU_SOURCE -DLECTERN_VERSION='"$(VERSION)"' $(OPT) $(WARN) \

@@ -15,6 +15,19 @@
 #include <math.h>
 #include <string.h>
 
+/* q . k over n floats.  Eight independent partial sums let the compiler vectorise the
+ * loop without -ffast-math (a single running sum is a serial dependency chain). */
+static inline float dot(const float *a, const float *b, int n)
+{
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int u = 0; u < 8; u++) acc[u] += a[i + u] * b[i + u];
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
 /* softmax over x[0..n) in place; a row always has n >= 1 keys (the query itself). */
 static void softmax_row(float *x, int n)
 {
@@ -48,10 +61,7 @@ static void attention_rows(float *out, const float *q, const float *kc, const fl
             const int kvh = h / group;
             float *att = scratch + (size_t)h * ntot;
             for (int j = 0; j < nk; j++) {
-                const float *k = kc + (size_t)j * kvdim + (size_t)kvh * HS;
-                float s = 0.0f;
-                for (int i = 0; i < HS; i++) s += qh[i] * k[i];
-                att[j] = s * scale;
+                att[j] = dot(qh, kc + (size_t)j * kvdim + (size_t)kvh * HS, HS) * scale;
             }
             softmax_row(att, nk);
             float *o = out + (size_t)t * C + (size_t)h * HS;
@@ -117,10 +127,7 @@ static void attention_sparse(float *out, const float *q, const float *kc, const 
             int any = 0;
             for (int r = 0; r < nr; r++)
                 for (int j = rg[2 * r]; j < rg[2 * r + 1] && j < limit; j++) {
-                    const float *k = kc + (size_t)j * kvdim + (size_t)kvh * HS;
-                    float sc = 0.0f;
-                    for (int i = 0; i < HS; i++) sc += qh[i] * k[i];
-                    att[j] = sc * scale;
+                    att[j] = dot(qh, kc + (size_t)j * kvdim + (size_t)kvh * HS, HS) * scale;
                     if (att[j] > mx) mx = att[j];
                     any = 1;
                 }

@@ -108,6 +108,8 @@ int gen_set_params(Gen *g, SamplerParams p)
     return gen_refilter(g);
 }
 
+void gen_reseed(Gen *g) { sampler_reseed(g->sampler, sampler_params(g->sampler).seed); }
+
 int gen_refilter(Gen *g)
 {
     StepDist *d = g->tr.n ? g->tr.dist[g->tr.n] : NULL;

@@ -27,6 +27,7 @@ const Model *gen_model(const Gen *g);
 const Trace *gen_trace(const Gen *g);
 SamplerParams gen_params(const Gen *g);
 int gen_set_params(Gen *g, SamplerParams p);     /* ERR_ARG on a bad value */
+void gen_reseed(Gen *g);                         /* restart the random stream from the seed */
 int gen_capture(Gen *g, int attn, int resid);
 
 /* Replaces the context with ids (n >= 1), runs the prefill and computes the pending

@@ -139,6 +139,10 @@ typedef struct {
 int model_load(Model **out, const char *path, const char *tokenizer_path);
 void model_free(Model *m);   /* NULL is a no-op */
 
+/* A tokenizer from a path: a directory with vocab.json + merges.txt, vocab.json itself, or
+ * a one-file tokenizer some loader recognises by content (llama2.c tokenizer.bin, ...). */
+int model_load_tokenizer(Tokenizer **out, const char *tokenizer_path);
+
 /* Named shapes for `lectern init` ("gpt2" = 124M, "gpt2-tiny", "stories15M", ...). */
 int model_shape(const char *name, ModelConfig *out);
 const char *model_shape_names(void);

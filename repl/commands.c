@@ -11,6 +11,7 @@
  * Commands that change state append a canonical line to the replay log (session_log).
  */
 #include "repl/commands.h"
+#include "repl/cmd_attention.h"
 #include "repl/screen.h"
 
 #include <ctype.h>
@@ -240,6 +241,7 @@ static int cmd_load(Session *s, const CmdArgs *a)
         model_free(m);
         return rc;
     }
+    cmd_attention_forget(s);   /* the patterns and kernels of the old model go with it */
     gen_free(s->gen);
     model_free(s->model);
     s->model = m;
@@ -725,14 +727,9 @@ static int cmd_set(Session *s, const CmdArgs *a)
         return ERR(ERR_ARG, "unknown setting '%s' (temperature, top_k, top_p, seed)", key);
     }
     if (s->gen) {
-        /* `set seed S` always restarts the stream, even when S is the current seed; the
-         * sampler reseeds only on a change, so pass through a different value first. */
-        if (reseed && gen_params(s->gen).seed == p.seed) {
-            SamplerParams tmp = p;
-            tmp.seed = p.seed + 1;
-            rc = gen_set_params(s->gen, tmp);
-        }
-        if (rc == 0) rc = gen_set_params(s->gen, p);
+        rc = gen_set_params(s->gen, p);
+        /* `set seed S` always restarts the stream, even when S is the current seed */
+        if (rc == 0 && reseed) gen_reseed(s->gen);
         if (rc == 0 && gen_trace(s->gen)->n > 0) rc = gen_refilter(s->gen);
         if (rc < 0) {
             gen_set_params(s->gen, s->params);  /* back to what it was */
@@ -884,11 +881,74 @@ const Command commands_table[] = {
       "  view mass P                       per row, only the largest weights up to P of the mass\n"
       "  view step N|latest                scrub the token strip back to step N\n"
       "  view cursor Q K | view lock on|off | view ids on|off | view lens-layer N",
-      1, 3, 0, COMPLETE_NONE, screen_cmd_view },
+      1, 3, 0, COMPLETE_VIEW, screen_cmd_view },
+    { "export", "WHAT ... FILE", "save a view as a figure (png svg pdf) or data (csv json)",
+      "export attn L H FILE        attention of layer L, head H (or mean, max, rollout)\n"
+      "export probs [K] FILE       the top K next tokens (default 10), model p and sampled p\n"
+      "export model FILE           every layer and head as a grid of heatmaps\n"
+      "export pattern [L] FILE     which keys each query may see in layer L\n"
+      "The file type comes from the extension.  Figures have token labels, a colour bar and\n"
+      "a title naming the model, prompt, layer, head and mask; CSV and JSON hold the exact\n"
+      "numbers.  The view options (hide-first, mass, scale, step) apply.",
+      2, 4, 0, COMPLETE_FILE, screen_cmd_export },
     { "presenter", "on|off", "projector mode: fewer panes, bigger cells and bars",
       "presenter on enlarges the screen's heatmap cells and bars and shows fewer panes, for\n"
       "a projector; presenter off returns to the full workbench.",
-      1, 1, 0, COMPLETE_NONE, screen_cmd_presenter },
+      1, 1, 0, COMPLETE_ONOFF, screen_cmd_presenter },
+    { "pattern", "NAME [params] [layers L..M] | show [L] | off | reach POS | path A B",
+      "swap a sparse attention pattern into the model, show it, follow it",
+      "pattern NAME [params] [layers L..M] restricts which keys each query may see, in every\n"
+      "layer or layers L..M, and re-runs the context so the views show it.  Patterns are built\n"
+      "for the model's n_ctx positions, causal when the model is.  NAME and params:\n"
+      "  full | window w=W | dilated w=W d=D | global g=I,J,... | random r=R [seed=S]\n"
+      "  bigbird w=W [g=I,J,...] [r=R] [seed=S] | block b=B | longformer w=W [g=I,J,...]\n"
+      "  deepspeed class=Fixed|Variable|BigBird|BSLongformer|LocalSlidingWindow|Dense [name=value]\n"
+      "  lsh [buckets=B|AxB] [hashes=H] [chunk=C] [seed=S]\n"
+      "A value a:b:c gives layer l the l-th entry (the last repeats): window w=2:4:8 grows the\n"
+      "window with depth.  lsh (Reformer) hashes each position's key vector of that layer, as\n"
+      "the model computes it on the current context, so it needs a context and is built for\n"
+      "its tokens (later tokens use the plain mask until you give it again); chunk defaults to\n"
+      "64, so on short texts give a smaller one (chunk=4).  A pattern replaces a kernel on\n"
+      "the same layers.  If anything fails, the attention in force stays.\n"
+      "  pattern              what each layer runs\n"
+      "  pattern show [L]     layer L's 0/1 matrix over the context (rows = queries) with the\n"
+      "                       count of active cells against n squared\n"
+      "  pattern off [layers L..M]   back to every key the mask allows\n"
+      "  pattern reach POS [layers K]   the inputs output POS can depend on after 1..K layers\n"
+      "  pattern path A B     the shortest chain of attention hops from query A to key B\n"
+      "Reach and path use the context's positions (n_ctx without a context).\n"
+      "  pattern window w=4   pattern bigbird w=3 g=0 r=2 seed=7 layers 0..1",
+      0, 64, 0, COMPLETE_PATTERN, cmd_pattern },
+    { "kernel", "exact|linformer K|performer M|linear|synthesizer dense|random [seed=S] [layers L..M]",
+      "swap an efficient-attention kernel into the model",
+      "kernel NAME replaces softmax attention in every layer (or layers L..M) by a low-rank\n"
+      "or kernel method, and re-runs the context:\n"
+      "  linformer K           keys and values projected along the sequence to K rows (E, F\n"
+      "                        drawn as fairseq initialises them; untrained)\n"
+      "  performer M [iid] [eps=E]   FAVOR+ with M positive orthogonal random features\n"
+      "  linear [eps=E]        the Linear Transformer's elu(x)+1 feature map\n"
+      "  synthesizer dense [h=H] | synthesizer random   weights not from query-key products\n"
+      "                        (untrained random weights: expect nonsense, that is the lesson)\n"
+      "  exact                 softmax attention again (patterns stay)\n"
+      "Random parameters come from seed 0 + layer, or seed=S for every layer.  The model runs\n"
+      "a kernel through the attention weights it implies for each row, so the heatmap shows\n"
+      "them.  A kernel replaces a pattern on the same layers.  kernel alone lists each layer.",
+      0, 64, 0, COMPLETE_KERNEL, cmd_kernel },
+    { "compare", "[TEXT]", "exact attention against the pattern/kernel in force: quality and cost",
+      "Runs the context (or TEXT) twice, under exact softmax attention and under the patterns\n"
+      "and kernels in force, and prints side by side: the next-token distributions (top 5,\n"
+      "KL(exact || approx), top-10 overlap, also averaged over every position), the loss and\n"
+      "perplexity over the text with per-token losses, the relative Frobenius error of the\n"
+      "logits and of each layer's attention output (both attentions fed the exact run's input\n"
+      "to that layer), and the cost per layer: score cells, FLOPs and working memory of each\n"
+      "method, and the wall time of both runs.  The context is not changed.",
+      0, 0, CMD_REST, COMPLETE_NONE, cmd_compare },
+    { "svd", "L H", "singular values of layer L head H's attention matrix, effective rank",
+      "Takes the attention matrix of layer L, head H over the context (as in force: exact,\n"
+      "pattern or kernel), computes its singular values with GSL, and prints the largest and\n"
+      "the effective rank: the fewest singular values holding 90% and 99% of the energy.\n"
+      "A low rank is what Linformer's projections bet on.",
+      2, 2, 0, COMPLETE_NONE, cmd_svd },
     { "quit", "", "leave lectern (Ctrl-D too)",
       "Leaves lectern.  The command history is kept for the next session.",
       0, 0, 0, COMPLETE_NONE, cmd_quit },

@@ -16,6 +16,10 @@ typedef enum {
     COMPLETE_COMMAND,    /* a command name (help) */
     COMPLETE_SET_KEY,    /* a setting name, then nothing (set) */
     COMPLETE_SAVE,       /* what to save, then a path (save) */
+    COMPLETE_VIEW,       /* a view option, then its values: pane names, on/off, ... (view) */
+    COMPLETE_ONOFF,      /* on or off (presenter) */
+    COMPLETE_PATTERN,    /* a pattern name or show/off/reach/path (pattern) */
+    COMPLETE_KERNEL,     /* a kernel name (kernel) */
 } CompleteKind;
 
 /* One argument word after quote removal.  Quoted words keep quoted = 1 so `force "13"`

@@ -21,7 +21,9 @@
 #include <readline/readline.h>
 
 #include "engine/err.h"
+#include "repl/cmd_attention.h"
 #include "repl/commands.h"
+#include "viz/layout.h"
 
 #define LINE_HISTORY_MAX 2000
 
@@ -93,11 +95,38 @@ static void add_files(List *l, const char *text)
     }
 }
 
+/* `view WHAT VALUE`: the options (viz/layout.c's view commands) and their values. */
+static const char *const view_keys[] = { "layer", "head", "pane", "model", "agg", "pool", "scale",
+                                         "hide-first", "mass", "step", "cursor", "lock", "ids",
+                                         "lens-layer", NULL };
+static const char *const on_off[] = { "on", "off", NULL };
+static const char *const view_agg[] = { "head", "mean", "max", "rollout", NULL };
+static const char *const view_pool[] = { "max", "mean", NULL };
+static const char *const view_scale[] = { "linear", "log", NULL };
+static const char *const view_step[] = { "latest", NULL };
+
+static void add_view_values(List *l, const char *text, const char *key)
+{
+    const char *const *v = NULL;
+    if (!strcmp(key, "pane")) {
+        for (int i = 0; i < PANE_COUNT; i++) add_prefixed(l, text, layout_pane_name(i));
+        add_prefixed(l, text, "model");
+        return;
+    }
+    if (!strcmp(key, "model") || !strcmp(key, "hide-first") || !strcmp(key, "lock") || !strcmp(key, "ids"))
+        v = on_off;
+    else if (!strcmp(key, "agg")) v = view_agg;
+    else if (!strcmp(key, "pool")) v = view_pool;
+    else if (!strcmp(key, "scale")) v = view_scale;
+    else if (!strcmp(key, "step")) v = view_step;
+    for (; v && *v; v++) add_prefixed(l, text, *v);
+}
+
 char **line_complete(const char *line, const char *text, int start)
 {
-    /* Which word is being completed, and the command it belongs to. */
+    /* Which word is being completed, the command it belongs to and the word after it. */
     int word = 0;
-    char *cmd = NULL;
+    char *cmd = NULL, *arg1 = NULL;
     const char *p = line, *end = line + start;
     while (p < end) {
         while (p < end && (*p == ' ' || *p == '\t')) p++;
@@ -106,6 +135,7 @@ char **line_complete(const char *line, const char *text, int start)
         while (p < end && *p != ' ' && *p != '\t') p++;
         if (p >= end) break;  /* the word under the cursor */
         if (word == 0) cmd = xstrndup(w, (size_t)(p - w));
+        if (word == 1) arg1 = xstrndup(w, (size_t)(p - w));
         word++;
     }
     List l = {0};
@@ -131,11 +161,30 @@ char **line_complete(const char *line, const char *text, int start)
             else if (word == 2)
                 add_files(&l, text);
             break;
+        case COMPLETE_VIEW:
+            if (word == 1)
+                for (int i = 0; view_keys[i]; i++) add_prefixed(&l, text, view_keys[i]);
+            else if (word == 2)
+                add_view_values(&l, text, arg1);
+            break;
+        case COMPLETE_ONOFF:
+            if (word == 1)
+                for (int i = 0; on_off[i]; i++) add_prefixed(&l, text, on_off[i]);
+            break;
+        case COMPLETE_PATTERN:
+        case COMPLETE_KERNEL:
+            if (word == 1) {
+                const char *const *w = c->complete == COMPLETE_PATTERN ? cmd_attention_pattern_words
+                                                                       : cmd_attention_kernel_words;
+                for (; *w; w++) add_prefixed(&l, text, *w);
+            }
+            break;
         case COMPLETE_NONE:
             break;
         }
     }
     free(cmd);
+    free(arg1);
     return l.v;
 }
 

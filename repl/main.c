@@ -36,7 +36,7 @@ static void usage(FILE *f)
         "\n"
         "  -m, --model PATH      load this model first (safetensors file or HF GPT-2 dir)\n"
         "  -t, --tokenizer PATH  the tokenizer files, when they are not beside the model\n"
-        "  -c, --command CMDS    run commands separated by ';' and exit\n"
+        "  -c, --command CMDS    run commands separated by ; or newlines, and exit\n"
         "  -e, --echo            print each command before its output (batch mode)\n"
         "      --plain           plain text output, no full-screen view\n"
         "      --json            one JSON object per command result (for notebooks)\n"
@@ -150,7 +150,8 @@ int main(int argc, char **argv)
     if (commands) {
         char **lines = session_split_commands(commands);
         for (char **l = lines; *l && !s->quit && !session_interrupt; l++) {
-            if (echo && !json) printf("lectern> %s\n", *l);
+            const char *cmd = *l + strspn(*l, " \t");  /* "a; b" echoes as "b", not " b" */
+            if (echo && !json) printf("lectern> %s\n", cmd);
             session_exec(s, *l);
         }
         session_free_lines(lines);
@@ -162,12 +163,9 @@ int main(int argc, char **argv)
     } else if (plain || json || !isatty(STDOUT_FILENO) || screen_run(s) != 0) {
         /* --plain, JSON, output to a pipe, or a terminal curses cannot drive */
         if (!json) {
-            printf("lectern %s — type help for the commands, quit or Ctrl-D to leave.\n",
-                   LECTERN_VERSION);
-            if (!s->model)
-                printf("No model loaded.  Load one with:  load PATH [TOKENIZER]\n"
-                       "  PATH: a .safetensors file or a Hugging Face GPT-2 directory, e.g.\n"
-                       "  load ../shared/models/gpt2-tiny ../shared/tokenizers/gpt2\n");
+            char *hello = session_greeting(s);
+            fputs(hello, stdout);
+            free(hello);
         }
         line_run(s);
     }

@@ -25,6 +25,7 @@
 #include "engine/gen.h"
 #include "repl/line.h"
 #include "viz/crt.h"
+#include "viz/export.h"
 #include "viz/layout.h"
 #include "viz/plain.h"
 
@@ -83,6 +84,69 @@ int screen_cmd_presenter(Session *s, const CmdArgs *a)
     return run_layout_command(s, a, "presenter");
 }
 
+/* export attn L H|mean|max|rollout FILE · export probs [K] FILE · export model FILE ·
+ * export pattern [L] FILE.  The view options (hide-first, mass, scale) apply. */
+int screen_cmd_export(Session *s, const CmdArgs *a)
+{
+    static const char *usage = "usage: export attn L H FILE | export probs [K] FILE | export model FILE | "
+                               "export pattern [L] FILE   (FILE .png .svg .pdf .csv .json)";
+    if (a->argc < 2) return ERR(ERR_ARG, "%s", usage);
+    if (!s->gen) return ERR(ERR_STATE, "export: no model loaded (load PATH first)");
+    const Trace *t = gen_trace(s->gen);
+    if (t->n == 0) return ERR(ERR_STATE, "export: no context yet (prompt TEXT first)");
+    VizOpts o = workbench()->o;
+    const char *what = a->argv[0].s, *path = a->argv[a->argc - 1].s;
+    char *end;
+    int rc;
+    if (!strcmp(what, "attn") || !strcmp(what, "attention")) {
+        if (a->argc != 4) return ERR(ERR_ARG, "%s", usage);
+        long l = strtol(a->argv[1].s, &end, 10);
+        if (*end || end == a->argv[1].s || l < 0 || l >= t->n_layer)
+            return ERR(ERR_ARG, "export attn: layer '%s' is not in 0..%d", a->argv[1].s, t->n_layer - 1);
+        o.layer = (int)l;
+        const char *h = a->argv[2].s;
+        if (!strcmp(h, "mean")) o.agg = VIZ_AGG_MEAN;
+        else if (!strcmp(h, "max")) o.agg = VIZ_AGG_MAX;
+        else if (!strcmp(h, "rollout")) o.agg = VIZ_AGG_ROLLOUT;
+        else {
+            long hv = strtol(h, &end, 10);
+            if (*end || end == h || hv < 0 || hv >= t->n_head)
+                return ERR(ERR_ARG, "export attn: head '%s' is not in 0..%d (or mean, max, rollout)", h,
+                           t->n_head - 1);
+            o.head = (int)hv;
+            o.agg = VIZ_AGG_HEAD;
+        }
+        rc = export_attn(t, &o, path, NULL);
+    } else if (!strcmp(what, "probs")) {
+        long k = 10;
+        if (a->argc == 3) {
+            k = strtol(a->argv[1].s, &end, 10);
+            if (*end || end == a->argv[1].s || k < 1 || k > 1000)
+                return ERR(ERR_ARG, "export probs: K '%s' is not in 1..1000", a->argv[1].s);
+        } else if (a->argc != 2) {
+            return ERR(ERR_ARG, "%s", usage);
+        }
+        rc = export_probs(t, o.step < 0 ? t->n : o.step, (int)k, path);
+    } else if (!strcmp(what, "model")) {
+        if (a->argc != 2) return ERR(ERR_ARG, "%s", usage);
+        rc = export_model(t, &o, path);
+    } else if (!strcmp(what, "pattern")) {
+        if (a->argc == 3) {
+            long l = strtol(a->argv[1].s, &end, 10);
+            if (*end || end == a->argv[1].s || l < 0 || l >= t->n_layer)
+                return ERR(ERR_ARG, "export pattern: layer '%s' is not in 0..%d", a->argv[1].s, t->n_layer - 1);
+            o.layer = (int)l;
+        } else if (a->argc != 2) {
+            return ERR(ERR_ARG, "%s", usage);
+        }
+        rc = export_pattern(t, &o, path, NULL);
+    } else {
+        return ERR(ERR_ARG, "export: unknown view '%s'; %s", what, usage);
+    }
+    if (rc == 0) session_printf(s, "wrote %s\n", path);
+    return rc;
+}
+
 /* ---- state while the screen runs ---- */
 
 static struct {
@@ -102,6 +166,10 @@ static struct {
     int lens_n, lens_pos0, lens_npos, lens_last;
     int lens_tried;            /* context length when capture was last tried, to try once */
     double last_ms;
+    int running;               /* a command is running: draw without computing the lens */
+    double last_live;          /* when the screen was last drawn during a command */
+    char pend[4];              /* an incomplete UTF-8 sequence of streamed output */
+    int npend;
 } sc;
 
 static volatile sig_atomic_t sc_sigint;
@@ -123,10 +191,10 @@ static void queue_bytes(const char *b, int n)
 
 /* A key as the bytes a terminal would send readline for it (readline binds the ANSI
  * arrow, Home, End and Delete sequences by default). */
-static void queue_key(int key, int meta)
+static void queue_key(int key)
 {
     char b[8];
-    if (meta) queue_bytes("\033", 1);
+    if (key == CRT_KEY_ESC) { queue_bytes("\033", 1); return; }
     switch (key) {
     case CRT_KEY_UP: queue_bytes("\033[A", 3); return;
     case CRT_KEY_DOWN: queue_bytes("\033[B", 3); return;
@@ -150,13 +218,12 @@ static int getc_hook(FILE *f)
     (void)f;
     while (sc.qlen == 0) {
         /* readline wants more of a key sequence: wait for the next key */
-        int meta;
-        int key = crt_read(-1, &meta);
+        int key = crt_read(-1);
         if (key == CRT_KEY_NONE) {
             if (sc_sigint) return '\a';
             continue;
         }
-        queue_key(key, meta);
+        queue_key(key);
     }
     int c = sc.queue[sc.qhead];
     sc.qhead = (sc.qhead + 1) % (int)sizeof sc.queue;
@@ -236,6 +303,12 @@ static char **attempt_completion(const char *text, int start, int end)
     return rl_completion_matches(text, match_generator);
 }
 
+static void lens_drop(void)
+{
+    if (sc.lens_valid) lens_table_free(&sc.lens);
+    sc.lens_valid = 0;
+}
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -243,16 +316,60 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* Runs a line with the session's output captured into the output pane. */
+static void draw(void);
+
+/* Output written while a command runs goes straight to the output pane, and the screen
+ * is redrawn as it comes (at most every SCREEN_LIVE_MS), so a long `gen` shows its tokens
+ * and the panes follow the growing context.  A UTF-8 sequence split across two writes
+ * (byte-level tokens) is held until it is whole. */
+#define SCREEN_LIVE_MS 50.0
+
+static ssize_t out_write(void *cookie, const char *buf, size_t n)
+{
+    (void)cookie;
+    size_t total = (size_t)sc.npend + n;
+    char *all = xmalloc(total + 1);
+    memcpy(all, sc.pend, (size_t)sc.npend);
+    memcpy(all + sc.npend, buf, n);
+    size_t keep = 0;   /* bytes of an incomplete sequence at the end */
+    for (size_t back = 1; back <= 3 && back <= total; back++) {
+        unsigned char b = (unsigned char)all[total - back];
+        if ((b & 0xC0) == 0x80) continue;
+        int need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+        if ((size_t)need > back && b >= 0xC2 && b <= 0xF4) keep = back;
+        break;
+    }
+    layout_output(sc.wb, all, total - keep);
+    memcpy(sc.pend, all + total - keep, keep);
+    sc.npend = (int)keep;
+    free(all);
+    double t = now_ms();
+    if (t - sc.last_live >= SCREEN_LIVE_MS) {
+        sc.last_live = t;
+        draw();
+    }
+    return (ssize_t)n;
+}
+
+static void flush_pending(void)
+{
+    if (sc.npend) layout_output(sc.wb, sc.pend, (size_t)sc.npend);   /* escaped as invalid */
+    sc.npend = 0;
+}
+
+/* Runs a line with the session's output going to the output pane. */
 static void exec_line(const char *line)
 {
     Session *s = sc.s;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
+    cookie_io_functions_t io = {.write = out_write};
+    FILE *live = fopencookie(NULL, "w", io);
     FILE *old_out = s->out, *old_err = s->err;
-    if (mem) s->out = s->err = mem;
-    char *echo = xasprintf("%s%s", SCREEN_PROMPT, line);
+    if (live) {
+        setvbuf(live, NULL, _IOLBF, 0);
+        s->out = s->err = live;
+    }
+    layout_output_break(sc.wb);
+    char *echo = xasprintf("%s%s\n", SCREEN_PROMPT, line);
     layout_output(sc.wb, echo, strlen(echo));
     free(echo);
     Rect o = sc.wb->pane[PANE_OUTPUT];
@@ -260,18 +377,21 @@ static void exec_line(const char *line)
     session_interrupt = 0;
     sc_sigint = 0;
     double t0 = now_ms();
+    sc.running = 1;
+    sc.last_live = t0;
     session_exec(s, line);
+    if (live) {
+        fclose(live);
+        s->out = old_out;
+        s->err = old_err;
+    }
+    flush_pending();
+    layout_output_break(sc.wb);
+    sc.running = 0;
     sc.last_ms = now_ms() - t0;
     session_interrupt = 0;
     sc_sigint = 0;
-    if (mem) {
-        fclose(mem);
-        s->out = old_out;
-        s->err = old_err;
-        if (len) layout_output(sc.wb, buf, len);
-        free(buf);
-    }
-    sc.lens_valid = 0;
+    lens_drop();   /* the command may have changed the context */
     sc.dirty = 1;
     if (s->quit) sc.done = 1;
 }
@@ -302,6 +422,10 @@ static const LensTable *lens_for(const Trace *t)
     int pos0, npos;
     Session *s = sc.s;
     if (!s->gen || !layout_lens_span(sc.wb, t, &pos0, &npos)) return NULL;
+    int last0 = t->n > 0 ? t->tokens[t->n - 1] : -1;
+    if (sc.running)   /* never run the model under a command: the cached table if it fits */
+        return sc.lens_valid && sc.lens_n == t->n && sc.lens_pos0 == pos0 && sc.lens_npos == npos &&
+               sc.lens_last == last0 ? &sc.lens : NULL;
     if (!t->have_resid) {
         /* the lens pane is on screen: record residual streams (reruns the context once) */
         if (sc.lens_tried == t->n) return NULL;
@@ -314,8 +438,7 @@ static const LensTable *lens_for(const Trace *t)
     if (sc.lens_valid && sc.lens_n == t->n && sc.lens_pos0 == pos0 && sc.lens_npos == npos &&
         sc.lens_last == last)
         return &sc.lens;
-    if (sc.lens_valid) lens_table_free(&sc.lens);
-    sc.lens_valid = 0;
+    lens_drop();
     memset(&sc.lens, 0, sizeof sc.lens);
     if (gen_lens_table(s->gen, pos0, npos, 1, &sc.lens) != 0) {
         err_clear();
@@ -333,11 +456,11 @@ static void draw(void)
 {
     const Trace *t = session_trace(sc.s);
     sc.wb->prompt = sc.prompt ? sc.prompt : SCREEN_PROMPT;
-    sc.wb->line = rl_line_buffer ? rl_line_buffer : "";
-    sc.wb->point = rl_point;
+    sc.wb->line = sc.running ? "" : rl_line_buffer ? rl_line_buffer : "";
+    sc.wb->point = sc.running ? 0 : rl_point;
     char extra[64];
     snprintf(extra, sizeof extra, "last command %.0f ms", sc.last_ms);
-    layout_set_status(sc.wb, sc.last_ms > 0 ? extra : NULL);
+    layout_set_status(sc.wb, sc.running ? "running (Ctrl-C stops)" : sc.last_ms > 0 ? extra : NULL);
     int cx, cy;
     layout_draw(sc.wb, sc.canvas, t, lens_for(t), &cx, &cy);
     crt_draw(sc.canvas, cx, cy);
@@ -395,13 +518,17 @@ int screen_run(Session *s)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old);
 
+    char *hello = session_greeting(s);
+    layout_output(sc.wb, hello, strlen(hello));
+    free(hello);
+    const char *keys = "Esc or F6 moves between the command line and the panes; F1 lists the keys.\n";
+    layout_output(sc.wb, keys, strlen(keys));
     set_prompt(SCREEN_PROMPT);
     rl_callback_handler_install(SCREEN_PROMPT, on_line);
     sc.dirty = 1;
     while (!sc.done) {
         if (sc.dirty) draw();
-        int meta = 0;
-        int key = crt_read(250, &meta);
+        int key = crt_read(250);
         if (sc_sigint) {
             /* Ctrl-C at the command line: drop the line being typed */
             sc_sigint = 0;
@@ -418,11 +545,11 @@ int screen_run(Session *s)
             relayout();
             continue;
         }
-        int flags = layout_key(sc.wb, session_trace(s), meta ? CRT_KEY_UNKNOWN : key);
+        int flags = layout_key(sc.wb, session_trace(s), key);
         if (flags & LAYOUT_REDRAW) sc.dirty = 1;
         if (flags & LAYOUT_STEP) exec_line("step");
         if ((flags & LAYOUT_UNUSED) && sc.wb->focus_repl) {
-            queue_key(key, meta);
+            queue_key(key);
             while (sc.qlen > 0 && !sc.done) rl_callback_read_char();
             sc.dirty = 1;
         }
@@ -433,7 +560,7 @@ int screen_run(Session *s)
     if (sc.history) history_truncate_file(sc.history, SCREEN_HISTORY_MAX);
     free(sc.history);
     free_matches();
-    if (sc.lens_valid) lens_table_free(&sc.lens);
+    lens_drop();
     free(sc.prompt);
     canvas_free(sc.canvas);
     rl_getc_function = rl_getc;

@@ -25,6 +25,10 @@ int screen_run(Session *s);
  * Both print one line saying what changed, or fail with ERR_ARG and a message. */
 int screen_cmd_view(Session *s, const CmdArgs *a);
 int screen_cmd_presenter(Session *s, const CmdArgs *a);
+/*   { "export", "WHAT ... FILE", ..., 2, 4, 0, COMPLETE_FILE, screen_cmd_export }
+ * export attn L H|mean|max|rollout FILE, export probs [K] FILE, export model FILE,
+ * export pattern [L] FILE; the format from FILE's extension (png svg pdf csv json). */
+int screen_cmd_export(Session *s, const CmdArgs *a);
 
 /* The view options in force (layer, head, aggregate, pooling, ...), for commands that draw
  * a view in plain mode.  Valid until the next view command. */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "engine/err.h"
+#include "repl/cmd_attention.h"
 #include "repl/commands.h"
 
 volatile sig_atomic_t session_interrupt;
@@ -37,6 +38,7 @@ void session_free(Session *s)
     if (!s) return;
     gen_free(s->gen);
     model_free(s->model);
+    cmd_attention_forget(s);
     for (int i = 0; i < s->n_log; i++) free(s->log[i]);
     free(s->log);
     free(s->tokenizer_path);
@@ -428,6 +430,15 @@ int session_exec(Session *s, const char *line)
     return rc < 0 ? rc : 0;
 }
 
+char *session_greeting(const Session *s)
+{
+    const char *hello = "lectern " LECTERN_VERSION " — type help for the commands, quit or Ctrl-D to leave.\n";
+    if (s->model) return xstrdup(hello);
+    return xasprintf("%sNo model loaded.  Load one with:  load PATH [TOKENIZER]\n"
+                     "  PATH: a .safetensors file or a Hugging Face GPT-2 directory, e.g.\n"
+                     "  load ../shared/models/gpt2-tiny ../shared/tokenizers/gpt2\n", hello);
+}
+
 int session_run_file(Session *s, FILE *f, int echo)
 {
     int failed0 = s->n_failed;
@@ -454,7 +465,8 @@ char **session_split_commands(const char *text)
         if (*p == '\\' && p[1]) { p++; continue; }
         /* Only double quotes protect a ';': apostrophes are common in prompt text. */
         if (*p == '"') quote = !quote;
-        if (!*p || (*p == ';' && !quote)) {
+        if (!*p || *p == '\n' || (*p == ';' && !quote)) {
+            quote = 0;
             if (n + 2 > cap) {
                 cap *= 2;
                 lines = xrealloc(lines, cap * sizeof *lines);

@@ -25,6 +25,7 @@ typedef struct Session {
     SamplerParams params;    /* the settings; kept across loads and applied to every Gen */
     SamplerParams initial;   /* settings when the log started: the head of `save session` */
     char *tokenizer_path;    /* used by `load` without a TOKENIZER argument; may be NULL */
+    struct AttnState *attn;  /* patterns and kernels the model borrows (cmd_attention.c); owned */
 
     FILE *out;               /* results (not owned) */
     FILE *err;               /* error lines in plain mode (not owned; may equal out) */
@@ -56,11 +57,16 @@ void session_free(Session *s);   /* NULL is a no-op; frees the model */
  * Returns 0, or a negative ERR_* code after printing the error (the session is intact). */
 int session_exec(Session *s, const char *line);
 
+/* The text to show when an interactive session starts: the version, how to get help, and
+ * when no model is loaded, how to load one.  Allocated; lines end in '\n'. */
+char *session_greeting(const Session *s);
+
 /* Runs each line of f until EOF or `quit`; echo prints "lectern> LINE" before each.
  * Returns the number of failed commands; stops early (returning it) on SIGINT. */
 int session_run_file(Session *s, FILE *f, int echo);
 
-/* Splits text on ';' outside quotes (for `lectern -c "cmd; cmd"`); "\;" keeps a ';'.
+/* Splits text into command lines at newlines and at ';' outside double quotes (for
+ * `lectern -c "cmd; cmd"`); "\;" keeps a ';'.
  * Returns a NULL-terminated array of allocated strings; free with session_free_lines. */
 char **session_split_commands(const char *text);
 void session_free_lines(char **lines);

@@ -8,6 +8,7 @@
  * logits and attention print %.7g numbers separated by one space, one row per line.
  */
 #include "repl/subcmd.h"
+#include "repl/subcmd_attention.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -17,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,7 +27,7 @@
 #include "engine/sampler.h"
 #include "engine/tokenizer.h"
 
-const char subcmd_summary[] = "logits, generate, tokenize, attention, init";
+const char subcmd_summary[] = "logits, generate, tokenize, attention, init, pattern, kernel";
 
 /* Every option any subcommand takes; each subcommand lists the ones it accepts. */
 enum {
@@ -359,24 +359,6 @@ done:
 
 /* ---- tokenize ---- */
 
-static int load_tokenizer(const char *path, Tokenizer **out)
-{
-    struct stat st;
-    if (stat(path, &st) != 0) return ERR(ERR_IO, "%s: %s", path, strerror(errno));
-    if (S_ISDIR(st.st_mode)) return tokenizer_load_dir(out, path);
-    /* A vocab.json names its merges.txt beside it. */
-    size_t n = strlen(path);
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    if (strcmp(base, "vocab.json") == 0) {
-        char *merges = xasprintf("%.*smerges.txt", (int)(n - strlen(base)), path);
-        int rc = tokenizer_load_gpt2(out, path, merges);
-        free(merges);
-        return rc;
-    }
-    return ERR(ERR_UNSUPPORTED, "%s: expected a directory with vocab.json and merges.txt, or a vocab.json", path);
-}
-
 static int run_tokenize(const Opts *o)
 {
     if (!o->model && !o->tokenizer)
@@ -392,7 +374,7 @@ static int run_tokenize(const Opts *o)
             return fail();
         }
     } else {
-        if (load_tokenizer(o->tokenizer, &own) < 0) return fail();
+        if (model_load_tokenizer(&own, o->tokenizer) < 0) return fail();
         tok = own;
     }
     char *text = NULL;
@@ -435,11 +417,31 @@ static int run_tokenize(const Opts *o)
 
 static int run_init(const Opts *o)
 {
-    if (o->npos != 1) return usage_error("%s", "give one SHAPE (gpt2, or a tiny shape)");
+    if (o->npos != 1) return usage_error("give one SHAPE (%s)", model_shape_names());
     if (!o->out) return usage_error("%s", "--out FILE is required");
-    ERR(ERR_UNSUPPORTED, "not implemented yet: the engine has no function that builds a "
-                         "randomly initialised model (model_init_random)");
-    return fail();
+    ModelConfig cfg;
+    if (model_shape(o->pos[0], &cfg) < 0) return fail();
+    /* With --tokenizer the file carries it in its metadata, so it is a whole model. */
+    Tokenizer *tok = NULL;
+    if (o->tokenizer && model_load_tokenizer(&tok, o->tokenizer) < 0) return fail();
+    if (tok && tokenizer_vocab_size(tok) > cfg.vocab_size) {
+        ERR(ERR_ARG, "%s: %d tokens, more than the %d of shape %s", o->tokenizer,
+            tokenizer_vocab_size(tok), cfg.vocab_size, o->pos[0]);
+        tokenizer_free(tok);
+        return fail();
+    }
+    Model *m = NULL;
+    if (model_random(&m, &cfg, o->seed) < 0) {
+        tokenizer_free(tok);
+        return fail();
+    }
+    m->tok = tok;
+    int rc = model_save(m, o->out);
+    if (rc == 0)
+        printf("%s: %s, %zu parameters, seed %lu%s\n", o->out, o->pos[0], m->n_params, o->seed,
+               tok ? "" : ", no tokenizer");
+    model_free(m);
+    return rc < 0 ? fail() : 0;
 }
 
 /* ---- dispatch ---- */
@@ -449,7 +451,7 @@ static const int acc_generate[] = { OPT_MODEL, OPT_PROMPT, OPT_STEPS, OPT_TEMPER
                                     OPT_TOP_P, OPT_SEED, OPT_STATS, OPT_IDS, 0 };
 static const int acc_tokenize[] = { OPT_MODEL, 0 };
 static const int acc_attention[] = { OPT_MODEL, OPT_TOKENS, OPT_TEXT, OPT_LAYER, OPT_HEAD, 0 };
-static const int acc_init[] = { OPT_OUT, OPT_SEED, 0 };
+static const int acc_init[] = { OPT_OUT, OPT_SEED, 0 };  /* and --tokenizer, as everywhere */
 
 static const Sub subs[] = {
     { "logits", acc_logits,
@@ -472,9 +474,10 @@ static const Sub subs[] = {
       "Prints the attention matrix of layer L, head H (from 0): row i holds query i's\n"
       "weights over keys 0..n-1 (%.7g; 0 where the mask hides a key).\n", run_attention },
     { "init", acc_init,
-      "usage: lectern init SHAPE --out FILE [--seed S]\n"
-      "Writes a randomly initialised model of the named shape (gpt2 = 124M, or a tiny\n"
-      "shape) to FILE.\n", run_init },
+      "usage: lectern init SHAPE --out FILE [--seed S] [--tokenizer PATH]\n"
+      "Writes a randomly initialised model of the named shape (gpt2 = 124M, gpt2-tiny, ...;\n"
+      "an unknown name lists them) to FILE as Lectern's safetensors, with the tokenizer in\n"
+      "its metadata when --tokenizer is given.  The same seed writes the same weights.\n", run_init },
 };
 
 static const Sub *find_sub(const char *name)
@@ -484,7 +487,10 @@ static const Sub *find_sub(const char *name)
     return NULL;
 }
 
-int subcmd_is(const char *name) { return name && find_sub(name) != NULL; }
+int subcmd_is(const char *name)
+{
+    return name && (find_sub(name) != NULL || subcmd_attention_is(name));
+}
 
 static int accepts(const Sub *sub, int code)
 {
@@ -503,6 +509,7 @@ static const char *opt_name(int code)
 
 int subcmd_run(int argc, char **argv)
 {
+    if (subcmd_attention_is(argv[0])) return subcmd_attention_run(argc, argv);
     const Sub *sub = find_sub(argv[0]);
     if (!sub) return 2;
     g_name = sub->name;

@@ -109,6 +109,18 @@ START_TEST(test_blank_and_comments)
 }
 END_TEST
 
+START_TEST(test_greeting)
+{
+    Session *s = session_alloc(NULL, NULL);
+    char *g = session_greeting(s);
+    ck_assert_ptr_nonnull(strstr(g, "No model loaded"));
+    ck_assert_ptr_nonnull(strstr(g, "load PATH"));
+    ck_assert_ptr_nonnull(strstr(g, "help"));
+    free(g);
+    session_free(s);
+}
+END_TEST
+
 START_TEST(test_parse_errors)
 {
     Cap c;
@@ -247,6 +259,12 @@ START_TEST(test_split_commands)
     ck_assert_str_eq(l[4], "");
     ck_assert_ptr_null(l[5]);
     session_free_lines(l);
+    l = session_split_commands("set top_k 3\nprompt \"open quote\nstep");
+    ck_assert_str_eq(l[0], "set top_k 3");
+    ck_assert_str_eq(l[1], "prompt \"open quote");
+    ck_assert_str_eq(l[2], "step");
+    ck_assert_ptr_null(l[3]);
+    session_free_lines(l);
 }
 END_TEST
 
@@ -360,10 +378,25 @@ START_TEST(test_completion)
     free_list(m);
     m = line_complete("help p", "p", 5);
     ck_assert(has(m, "prompt") && has(m, "probs"));
-    ck_assert_int_eq(count(m), 2);
+    int n_p = 0;
+    for (int i = 0; i < commands_count; i++) n_p += commands_table[i].name[0] == 'p';
+    ck_assert_int_eq(count(m), n_p);
+    for (char **w = m; *w; w++) ck_assert_int_eq((*w)[0], 'p');
     free_list(m);
     m = line_complete("save s", "s", 5);
     ck_assert(has(m, "session"));
+    free_list(m);
+    m = line_complete("view pa", "pa", 5);
+    ck_assert(has(m, "pane"));
+    free_list(m);
+    m = line_complete("view pane ", "", 10);   /* pane names */
+    ck_assert(has(m, "attn") && has(m, "probs") && has(m, "tokens") && has(m, "lens") && has(m, "model"));
+    free_list(m);
+    m = line_complete("view scale l", "l", 11);
+    ck_assert(has(m, "linear") && has(m, "log"));
+    free_list(m);
+    m = line_complete("presenter o", "o", 10);
+    ck_assert_int_eq(count(m), 2);
     free_list(m);
     m = line_complete("step ", "", 5);
     ck_assert_int_eq(count(m), 0);
@@ -670,6 +703,7 @@ static Suite *repl_suite(void)
     Suite *s = suite_create("repl");
     TCase *tc = tcase_create("parse");
     tcase_add_test(tc, test_blank_and_comments);
+    tcase_add_test(tc, test_greeting);
     tcase_add_test(tc, test_parse_errors);
     tcase_add_test(tc, test_help_table_complete);
     tcase_add_test(tc, test_unescape);

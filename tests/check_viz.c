@@ -1,17 +1,21 @@
 /* Tests for viz/: the canvas, token escaping, the attention matrix model (aggregates,
  * rollout, hiding, mass threshold, pooling) and the exact plain text of every view, on a
  * hand-built Trace (tests/viz_fixture.h) whose numbers can be checked by hand. */
+#include <cairo.h>
 #include <check.h>
+#include <jansson.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/err.h"
 #include "tests/util/testutil.h"
 #include "tests/viz_fixture.h"
 #include "viz/canvas.h"
 #include "viz/crt.h"
+#include "viz/export.h"
 #include "viz/layout.h"
 #include "viz/plain.h"
 #include "viz/ramp.h"
@@ -222,11 +226,11 @@ START_TEST(test_attn_text_exact)
     /* 0.0005 at (2, 1) is a blank; the masked (1, 2) is a dot: never confused */
     CHECK_TEXT(viz_attn_text(&f.t, 1, 1, 80), exp_attn_l1h1);
     char *s = viz_attn_text(&f.t, 2, 0, 80);   /* no such layer */
-    ck_assert_ptr_nonnull(strstr(s, "no attention captured"));
+    ck_assert_ptr_nonnull(strstr(s, "attention: nothing yet"));
     free(s);
     f.t.have_attn = 0;
     s = viz_attn_text(&f.t, 0, 0, 80);
-    ck_assert_ptr_nonnull(strstr(s, "no attention captured"));
+    ck_assert_ptr_nonnull(strstr(s, "attention: nothing yet"));
     free(s);
     fx_free(&f);
 }
@@ -682,6 +686,24 @@ START_TEST(test_layout_draw_screen)
 }
 END_TEST
 
+START_TEST(test_layout_output_streams)
+{
+    Workbench *wb = layout_alloc();
+    layout_output(wb, "lectern> gen 3\n", 15);
+    layout_output(wb, "Hello", 5);          /* streamed tokens continue one line */
+    layout_output(wb, " мир", strlen(" мир"));
+    layout_output(wb, "!\nnext", 6);
+    ck_assert_int_eq(wb->out_n, 3);
+    ck_assert_str_eq(wb->out[1], "Hello мир!");
+    ck_assert_str_eq(wb->out[2], "next");
+    layout_output_break(wb);
+    layout_output(wb, "\xD0\tz", 3);          /* a new line; invalid byte and tab made visible */
+    ck_assert_int_eq(wb->out_n, 4);
+    ck_assert_str_eq(wb->out[3], "\\xD0    z");
+    layout_free(wb);
+}
+END_TEST
+
 START_TEST(test_layout_keys)
 {
     Fixture f;
@@ -809,6 +831,267 @@ START_TEST(test_layout_commands)
 }
 END_TEST
 
+
+/* Reads pixel (x, y) of an RGB24/ARGB32 image as doubles in [0, 1]. */
+static void pixel(cairo_surface_t *img, int x, int y, double out[3])
+{
+    unsigned char *data = cairo_image_surface_get_data(img);
+    int stride = cairo_image_surface_get_stride(img);
+    uint32_t px = *(uint32_t *)(data + (size_t)y * stride + (size_t)x * 4);
+    out[0] = ((px >> 16) & 0xff) / 255.0;
+    out[1] = ((px >> 8) & 0xff) / 255.0;
+    out[2] = (px & 0xff) / 255.0;
+}
+
+static void assert_rgb_near(const double got[3], const double want[3])
+{
+    for (int c = 0; c < 3; c++)
+        ck_assert_msg(fabs(got[c] - want[c]) <= 1.0 / 255 + 1e-9, "channel %d: %f vs %f", c, got[c], want[c]);
+}
+
+static char *tmp_path(const char *suffix)
+{
+    char *p = write_temp("", 0, suffix);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+START_TEST(test_export_png_pixels)
+{
+    Fixture f;
+    fx_build(&f);
+    VizOpts o;
+    viz_opts_default(&o);
+    char *path = tmp_path(".png");
+    ExportLayout L;
+    ck_assert_int_eq(export_attn(&f.t, &o, path, &L), 0);
+    cairo_surface_t *img = cairo_image_surface_create_from_png(path);
+    ck_assert_int_eq(cairo_surface_status(img), CAIRO_STATUS_SUCCESS);
+    ck_assert_int_eq(cairo_image_surface_get_width(img), L.width);
+    ck_assert_int_eq(cairo_image_surface_get_height(img), L.height);
+    ck_assert_int_eq(L.n, 4);
+    ck_assert_float_eq(L.cell, 36);
+    /* the centre of each cell has the ramp colour of its weight; masked cells are grey */
+    double got[3], want[3];
+    for (int q = 0; q < 4; q++)
+        for (int k = 0; k < 4; k++) {
+            pixel(img, (int)(L.x0 + (k + 0.5) * L.cell), (int)(L.y0 + (q + 0.5) * L.cell), got);
+            export_cell_rgb(k <= q ? HEAT_IN : HEAT_MASKED, fx_attn[0][0][q][k], VIZ_SCALE_LINEAR, want);
+            assert_rgb_near(got, want);
+        }
+    /* known weights, spelled out: 1.0 is viridis' yellow end, 0.05 near its violet end */
+    pixel(img, (int)(L.x0 + 0.5 * L.cell), (int)(L.y0 + 0.5 * L.cell), got);
+    ck_assert(got[0] > 0.9 && got[1] > 0.85 && got[2] < 0.2);
+    pixel(img, (int)(L.x0 + 0.5 * L.cell), (int)(L.y0 + 3.5 * L.cell), got);
+    ck_assert(got[0] < 0.35 && got[1] < 0.15 && got[2] > 0.35);
+    pixel(img, (int)(L.x0 + 3.5 * L.cell), (int)(L.y0 + 0.5 * L.cell), got);
+    ck_assert(fabs(got[0] - 0.9) < 0.01 && fabs(got[1] - 0.9) < 0.01);
+    pixel(img, 2, 2, got);                    /* white background */
+    ck_assert(got[0] > 0.99 && got[1] > 0.99 && got[2] > 0.99);
+    cairo_surface_destroy(img);
+    /* log scale changes the colours: 0.05 is no longer near the bottom */
+    o.scale = VIZ_SCALE_LOG;
+    ck_assert_int_eq(export_attn(&f.t, &o, path, &L), 0);
+    img = cairo_image_surface_create_from_png(path);
+    pixel(img, (int)(L.x0 + 0.5 * L.cell), (int)(L.y0 + 3.5 * L.cell), got);
+    export_cell_rgb(HEAT_IN, 0.05f, VIZ_SCALE_LOG, want);
+    assert_rgb_near(got, want);
+    cairo_surface_destroy(img);
+    remove(path);
+    free(path);
+
+    /* the pattern figure: two colours */
+    path = tmp_path(".png");
+    o.scale = VIZ_SCALE_LINEAR;
+    ck_assert_int_eq(export_pattern(&f.t, &o, path, &L), 0);
+    img = cairo_image_surface_create_from_png(path);
+    ck_assert_int_eq(cairo_image_surface_get_width(img), L.width);
+    pixel(img, (int)(L.x0 + 3.5 * L.cell), (int)(L.y0 + 0.5 * L.cell), got);
+    export_cell_rgb(HEAT_MASKED, 0, VIZ_SCALE_LINEAR, want);
+    assert_rgb_near(got, want);
+    pixel(img, (int)(L.x0 + 0.5 * L.cell), (int)(L.y0 + 3.5 * L.cell), got);
+    ramp_rgb(0.3f, want);
+    assert_rgb_near(got, want);
+    cairo_surface_destroy(img);
+    remove(path);
+    free(path);
+
+    /* model grid and probabilities figures are written and readable */
+    path = tmp_path(".png");
+    ck_assert_int_eq(export_model(&f.t, &o, path), 0);
+    img = cairo_image_surface_create_from_png(path);
+    ck_assert_int_eq(cairo_surface_status(img), CAIRO_STATUS_SUCCESS);
+    ck_assert_int_gt(cairo_image_surface_get_width(img), 100);
+    cairo_surface_destroy(img);
+    ck_assert_int_eq(export_probs(&f.t, FX_N, 5, path), 0);
+    img = cairo_image_surface_create_from_png(path);
+    ck_assert_int_eq(cairo_surface_status(img), CAIRO_STATUS_SUCCESS);
+    cairo_surface_destroy(img);
+    remove(path);
+    free(path);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_export_svg_pdf)
+{
+    Fixture f;
+    fx_build(&f);
+    VizOpts o;
+    viz_opts_default(&o);
+    const char *ext[2] = {".svg", ".pdf"}, *magic[2] = {"<?xml", "%PDF"};
+    for (int i = 0; i < 2; i++) {
+        char *path = tmp_path(ext[i]);
+        ck_assert_int_eq(export_attn(&f.t, &o, path, NULL), 0);
+        size_t len;
+        char *s = read_file(path, &len);
+        ck_assert_ptr_nonnull(s);
+        ck_assert_int_gt(len, 200);
+        ck_assert(strncmp(s, magic[i], strlen(magic[i])) == 0);
+        free(s);
+        ck_assert_int_eq(export_probs(&f.t, 3, 4, path), 0);
+        ck_assert_int_eq(export_model(&f.t, &o, path), 0);
+        remove(path);
+        free(path);
+    }
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_export_csv_exact)
+{
+    Fixture f;
+    fx_build(&f);
+    VizOpts o;
+    viz_opts_default(&o);
+    o.layer = 1;
+    o.head = 1;
+    char *path = tmp_path(".csv");
+    ck_assert_int_eq(export_attn(&f.t, &o, path, NULL), 0);
+    char *s = read_file(path, NULL);
+    ck_assert_str_eq(s,
+        "query,query_token,0,1,2,3\n"
+        "0,\"The\",1,,,\n"
+        "1,\" кот\",0.99000001,0.00999999978,,\n"
+        "2,\" cat\",0.600000024,0.000500000024,0.399500012,\n"
+        "3,\"\n\",0.699999988,0.100000001,0.100000001,0.100000001\n");
+    /* every number reads back to the trace's float */
+    char *line = strtok(s, "\n");
+    for (int q = 0; q < 4; q++) {
+        line = strtok(NULL, "\n");
+        if (q == 3) line = strtok(NULL, "\n");   /* the token text held a newline */
+        ck_assert_ptr_nonnull(line);
+        char *c = strrchr(line, '"');
+        for (int k = 0; k <= q; k++) {
+            c = strchr(c, ',') + 1;
+            ck_assert(strtof(c, NULL) == fx_attn[1][1][q][k]);
+        }
+    }
+    free(s);
+    ck_assert_int_eq(export_probs(&f.t, 3, 3, path), 0);
+    s = read_file(path, NULL);
+    ck_assert_str_eq(s,
+        "rank,id,token,p_model,p_filtered,cut,chosen\n"
+        "1,0,\"The\",0.300000012,0.300000012,0,0\n"
+        "2,1,\" cat\",0.280000001,0.280000001,0,0\n"
+        "3,3,\" кот\",0.150000006,0.150000006,0,0\n");
+    free(s);
+    ck_assert_int_eq(export_probs(&f.t, 4, 5, path), 0);
+    s = read_file(path, NULL);
+    ck_assert_ptr_nonnull(strstr(s, "\n4,0,\"The\",0.0500000007,0,1,0\n"));   /* cut by top-k */
+    free(s);
+    ck_assert_int_eq(export_pattern(&f.t, &o, path, NULL), 0);
+    s = read_file(path, NULL);
+    ck_assert_ptr_nonnull(strstr(s, "\n1,\" кот\",1,1,0,0\n"));
+    free(s);
+    ck_assert_int_eq(export_model(&f.t, &o, path), 0);
+    s = read_file(path, NULL);
+    ck_assert_ptr_nonnull(strstr(s, "layer,head,query,key,weight\n0,0,0,0,1\n0,0,1,0,0.75\n"));
+    ck_assert_ptr_nonnull(strstr(s, "\n1,1,2,1,0.000500000024\n"));
+    free(s);
+    remove(path);
+    free(path);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_export_json_exact)
+{
+    Fixture f;
+    fx_build(&f);
+    VizOpts o;
+    viz_opts_default(&o);
+    o.layer = 0;
+    o.head = 1;
+    char *path = tmp_path(".json");
+    ck_assert_int_eq(export_attn(&f.t, &o, path, NULL), 0);
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    ck_assert_ptr_nonnull(root);
+    ck_assert_str_eq(json_string_value(json_object_get(root, "kind")), "attention");
+    ck_assert_str_eq(json_string_value(json_object_get(root, "mask")), "causal");
+    ck_assert_int_eq(json_integer_value(json_object_get(root, "head")), 1);
+    json_t *w = json_object_get(root, "weights");
+    for (int q = 0; q < 4; q++)
+        for (int k = 0; k < 4; k++) {
+            json_t *v = json_array_get(json_array_get(w, (size_t)q), (size_t)k);
+            if (k > q) ck_assert(json_is_null(v));
+            else ck_assert((float)json_real_value(v) == fx_attn[0][1][q][k]);
+        }
+    json_t *tok = json_array_get(json_object_get(root, "tokens"), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(tok, "text")), " кот");
+    json_decref(root);
+    ck_assert_int_eq(export_probs(&f.t, 4, 5, path), 0);
+    root = json_load_file(path, 0, &je);
+    ck_assert_ptr_nonnull(root);
+    json_t *top = json_object_get(root, "top");
+    ck_assert_int_eq(json_array_size(top), 5);
+    ck_assert((float)json_real_value(json_object_get(json_array_get(top, 0), "p")) == 0.40f);
+    ck_assert((float)json_real_value(json_object_get(json_array_get(top, 0), "p_filtered")) == 0.4771f);
+    ck_assert(json_is_true(json_object_get(json_array_get(top, 3), "cut")));
+    ck_assert(json_is_null(json_object_get(root, "chosen")));
+    ck_assert_int_eq(json_integer_value(json_object_get(root, "top_k")), 3);
+    json_decref(root);
+    ck_assert_int_eq(export_model(&f.t, &o, path), 0);
+    root = json_load_file(path, 0, &je);
+    ck_assert_ptr_nonnull(root);
+    json_t *v = json_array_get(json_array_get(json_array_get(json_array_get(json_object_get(root, "weights"), 1), 1), 2), 1);
+    ck_assert((float)json_real_value(v) == fx_attn[1][1][2][1]);
+    json_decref(root);
+    remove(path);
+    free(path);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_export_errors)
+{
+    Fixture f;
+    fx_build(&f);
+    VizOpts o;
+    viz_opts_default(&o);
+    ExportFormat fmt;
+    ck_assert_int_eq(export_format("a.PNG", &fmt), 0);
+    ck_assert_int_eq(fmt, EXPORT_PNG);
+    ck_assert_int_eq(export_format("fig.tiff", &fmt), ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err_msg(), "fig.tiff: unknown file type"));
+    ck_assert_int_eq(export_format("dir.png/fig", &fmt), ERR_ARG);
+    ck_assert_int_eq(export_attn(&f.t, &o, "/nonexistent-dir/a.csv", NULL), ERR_IO);
+    ck_assert_ptr_nonnull(strstr(err_msg(), "/nonexistent-dir/a.csv"));
+    ck_assert_int_eq(export_attn(&f.t, &o, "/nonexistent-dir/a.png", NULL), ERR_IO);
+    ck_assert_int_eq(export_attn(&f.t, &o, "/nonexistent-dir/a.json", NULL), ERR_IO);
+    ck_assert_int_eq(export_probs(&f.t, 1, 5, "/tmp/x.csv"), ERR_STATE);   /* prompt position */
+    o.layer = 5;
+    ck_assert_int_eq(export_attn(&f.t, &o, "/tmp/x.csv", NULL), ERR_STATE);
+    f.t.have_attn = 0;
+    o.layer = 0;
+    ck_assert_int_eq(export_model(&f.t, &o, "/tmp/x.png"), ERR_STATE);
+    ck_assert_int_eq(export_pattern(&f.t, &o, "/tmp/x.png", NULL), ERR_STATE);
+    err_clear();
+    fx_free(&f);
+}
+END_TEST
+
 int main(void)
 {
     setlocale(LC_ALL, "C.UTF-8");
@@ -834,8 +1117,14 @@ int main(void)
     tcase_add_test(tc, test_ramp_and_scheme);
     tcase_add_test(tc, test_layout_places_panes);
     tcase_add_test(tc, test_layout_draw_screen);
+    tcase_add_test(tc, test_layout_output_streams);
     tcase_add_test(tc, test_layout_keys);
     tcase_add_test(tc, test_layout_commands);
+    tcase_add_test(tc, test_export_png_pixels);
+    tcase_add_test(tc, test_export_svg_pdf);
+    tcase_add_test(tc, test_export_csv_exact);
+    tcase_add_test(tc, test_export_json_exact);
+    tcase_add_test(tc, test_export_errors);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

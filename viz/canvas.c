@@ -368,3 +368,19 @@ int canvas_put_parts(Canvas *c, Rect r, int y, const char *const *parts, int npa
     }
     return lines;
 }
+
+int canvas_parts_lines(int w, const char *const *parts, int nparts, const char *sep)
+{
+    int x = 0, lines = 0;
+    int sw = utf8_width(sep);
+    for (int i = 0; i < nparts; i++) {
+        if (!parts[i] || !parts[i][0]) continue;
+        int pw = utf8_width(parts[i]);
+        if (pw > w) pw = w;
+        if (lines == 0) lines = 1;
+        else if (x + sw + pw > w) { lines++; x = 0; }
+        else x += sw;
+        x += pw;
+    }
+    return lines;
+}

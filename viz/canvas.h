@@ -100,6 +100,8 @@ void canvas_heat(Canvas *c, const Rect *clip, int x, int y, const char *glyph, f
  * parts are skipped.  Returns the lines used (0 when nothing was written). */
 int canvas_put_parts(Canvas *c, Rect r, int y, const char *const *parts, int nparts,
                      const char *sep, int role, int attr);
+/* The lines canvas_put_parts would use in a rectangle w columns wide. */
+int canvas_parts_lines(int w, const char *const *parts, int nparts, const char *sep);
 /* Sets role/attr bits of the cells in r (attr bits are OR-ed in). */
 void canvas_paint(Canvas *c, const Rect *r, int role, int attr);
 /* Fills r with spaces of the default role. */

@@ -237,26 +237,16 @@ static int map_key(int k)
     }
 }
 
-int crt_read(int timeout_ms, int *meta)
+int crt_read(int timeout_ms)
 {
-    if (meta) *meta = 0;
     if (!crt.active) return CRT_KEY_NONE;
     wint_t wc;
     timeout(timeout_ms);
     int r = get_wch(&wc);
     if (r == ERR) return CRT_KEY_NONE;
     if (r == KEY_CODE_YES) return map_key((int)wc);
-    if (wc == 27) {
-        /* Alt-key arrives as ESC + key at once; a lone Esc is the focus key */
-        timeout(0);
-        wint_t w2;
-        int r2 = get_wch(&w2);
-        if (r2 == OK) {
-            if (meta) *meta = 1;
-            return (int)w2;
-        }
-        if (r2 == KEY_CODE_YES) return map_key((int)w2);
-        return CRT_KEY_ESC;
-    }
+    /* A lone Esc is the focus key.  Alt-key arrives as Esc + key too, but whether the two
+     * came together cannot be told once input queues up behind a slow command, so Esc is
+     * never merged with what follows (ncurses has already taken the known sequences). */
     return (int)wc;
 }

@@ -55,8 +55,7 @@ CrtColors crt_colors(void);
 void crt_draw(const Canvas *c, int cx, int cy);
 
 /* Reads one key, waiting up to timeout_ms (-1: forever).  Returns a code point, CRT_KEY_*,
- * or CRT_KEY_NONE.  *meta is set when the key came as ESC + key within the ESC delay
- * (Alt-key), may be NULL. */
-int crt_read(int timeout_ms, int *meta);
+ * CRT_KEY_ESC for Esc (always alone: Alt-key gives Esc, then the key), or CRT_KEY_NONE. */
+int crt_read(int timeout_ms);
 
 #endif

@@ -332,10 +332,10 @@ int heatmap_draw(Canvas *c, Rect r, const Trace *t, const VizOpts *o)
 int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGeo *geo)
 {
     int y = r.y;
-    if (geo) *geo = (HeatGeo){1, 0, r.x, r.y, 1};
+    if (geo) *geo = (HeatGeo){1, 0, r.x, r.y, 1, 1};
     HeatMatrix m;
     if (heatmap_matrix(&m, t, o) != 0) {
-        canvas_put_fit(c, &r, r.x, y, "attention: no attention captured (turn capture on, then run a prompt)",
+        canvas_put_fit(c, &r, r.x, y, "attention: nothing yet (load a model, then type a prompt)",
                        r.w, ROLE_WARN, 0);
         heatmap_matrix_done(&m);
         return 1;
@@ -360,8 +360,20 @@ int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGe
     int LW = maxlw < lw_cap ? maxlw : lw_cap;
     int idxw = digits(n > 0 ? n - 1 : 0);
 
-    /* Space for cells: bottom lines are the legend (1-2) and the readout (1). */
-    int reserve_bottom = 3;
+    /* Space for cells: below them the legend and, with a cursor, the readout line.  The
+     * legend is measured as it reads when pooled, its longest form. */
+    char *scale = o->scale == VIZ_SCALE_LOG
+        ? xasprintf("log scale 1e%d [%s] 1", VIZ_LOG_FLOOR, HEATMAP_SHADES)
+        : xasprintf("linear scale 0 [%s] 1", HEATMAP_SHADES);
+    char *masked = xasprintf("%s = outside %s mask", HEATMAP_MASKED_GLYPH, mask);
+    char *hidden = o->hide_first ? xasprintf("%s = first token hidden, rows renormalised",
+                                             HEATMAP_HIDDEN_GLYPH) : NULL;
+    char *below = (o->mass > 0 && o->mass < 1) ? xasprintf("%s = below %g%% of row mass", HEATMAP_BELOW_GLYPH,
+                                                           (double)o->mass * 100.0) : NULL;
+    const char *lparts[] = {scale, masked, "blocks 99×99, mean of unmasked", hidden, below};
+    int has_cursor = o->cur_q >= 0 && o->cur_k >= 0 && o->cur_q < n && o->cur_k < n;
+    int legend_pooled = canvas_parts_lines(r.w, lparts, 5, "; ");
+    int reserve_bottom = legend_pooled + has_cursor;
     int avail_h = r.h >= VIZ_UNLIMITED ? VIZ_UNLIMITED : r.h - (y - r.y) - reserve_bottom;
     int rl_w = idxw + 1 + LW;     /* row label: "12 ␣cat      " */
     int bs = heatmap_block(n, r.w - rl_w - 1);
@@ -376,6 +388,8 @@ int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGe
     int cw = o->presenter ? 3 : 2;
     while (cw > 1 && cw * nb > r.w - rl_w - 1) cw--;
     int x0 = r.x + rl_w + 1;
+    /* presenter mode: cells two rows tall when they fit, square on a projector */
+    int rh = o->presenter && bs == 1 && 2 * nb + 5 <= avail_h ? 2 : 1;
 
     /* column labels */
     int LH = 1;
@@ -401,7 +415,7 @@ int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGe
         }
     }
     y += LH;
-    if (geo) *geo = (HeatGeo){bs, nb, x0, y, cw};
+    if (geo) *geo = (HeatGeo){bs, nb, x0, y, cw, rh};
 
     /* rows */
     int cq = o->cur_q >= 0 && o->cur_q < n ? o->cur_q / bs : -1;
@@ -413,31 +427,25 @@ int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGe
             canvas_put_fit(c, &r, r.x + idxw + 1, y, lab[rb], LW, ROLE_LABEL, rattr);
         } else {
             int hi = (rb + 1) * bs - 1 < n - 1 ? (rb + 1) * bs - 1 : n - 1;
-            char rng[48];
-            snprintf(rng, sizeof rng, "%*d-%d", idxw, rb * bs, hi);
+            char *rng = xasprintf("%*d-%d", idxw, rb * bs, hi);
             canvas_put_fit(c, &r, r.x, y, rng, rl_w, ROLE_AXIS, rattr);
+            free(rng);
         }
-        canvas_put(c, &r, x0 - 1, y, "│", ROLE_BORDER, 0);
-        for (int cb = 0; cb < nb; cb++) {
-            float v;
-            int s = pool_block(&m, rb * bs, cb * bs, bs, bs, o->pool, &v);
-            int attr = (rb == cq && cb == ck) ? CANVAS_REVERSE | CANVAS_BOLD : 0;
-            draw_cell(c, &r, x0 + cb * cw, y, cw, s, v, o->scale, attr);
+        for (int sub = 0; sub < rh && y < r.y + r.h; sub++, y += sub < rh) {
+            canvas_put(c, &r, x0 - 1, y, "│", ROLE_BORDER, 0);
+            for (int cb = 0; cb < nb; cb++) {
+                float v;
+                int s = pool_block(&m, rb * bs, cb * bs, bs, bs, o->pool, &v);
+                int attr = (rb == cq && cb == ck) ? CANVAS_REVERSE | CANVAS_BOLD : 0;
+                draw_cell(c, &r, x0 + cb * cw, y, cw, s, v, o->scale, attr);
+            }
         }
     }
 
     /* legend */
-    char *scale = o->scale == VIZ_SCALE_LOG
-        ? xasprintf("log scale 1e%d [%s] 1", VIZ_LOG_FLOOR, HEATMAP_SHADES)
-        : xasprintf("linear scale 0 [%s] 1", HEATMAP_SHADES);
-    char *masked = xasprintf("%s = outside %s mask", HEATMAP_MASKED_GLYPH, mask);
     char *pooled = bs > 1 ? xasprintf("blocks %d×%d, %s", bs, bs,
                                       o->pool == VIZ_POOL_MEAN ? "mean of unmasked" : "max") : NULL;
-    char *hidden = o->hide_first ? xasprintf("%s = first token hidden, rows renormalised",
-                                             HEATMAP_HIDDEN_GLYPH) : NULL;
-    char *below = (o->mass > 0 && o->mass < 1) ? xasprintf("%s = below %g%% of row mass", HEATMAP_BELOW_GLYPH,
-                                                           (double)o->mass * 100.0) : NULL;
-    const char *lparts[] = {scale, masked, pooled, hidden, below};
+    lparts[2] = pooled;
     if (y < r.y + r.h) y += canvas_put_parts(c, r, y, lparts, 5, "; ", ROLE_DIM, 0);
     free(scale);
     free(masked);
@@ -446,7 +454,7 @@ int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGe
     free(below);
 
     /* readout */
-    if (o->cur_q >= 0 && o->cur_k >= 0 && o->cur_q < n && o->cur_k < n && y < r.y + r.h) {
+    if (has_cursor && y < r.y + r.h) {
         char *ro = heatmap_readout(&m, t, o->cur_q, o->cur_k);
         if (bs > 1) {
             float v;

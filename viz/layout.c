@@ -120,12 +120,27 @@ static void out_push(Workbench *wb, char *line)
     wb->out[wb->out_n++] = line;
 }
 
+void layout_output_break(Workbench *wb)
+{
+    wb->out_open = 0;
+}
+
 void layout_output(Workbench *wb, const char *text, size_t len)
 {
     size_t i = 0;
     while (i < len) {
         size_t cap = 64, n = 0;
-        char *line = xmalloc(cap);
+        char *line;
+        if (wb->out_open && wb->out_n > 0) {
+            /* continue the line the last output left open (streamed tokens) */
+            line = wb->out[--wb->out_n];
+            n = strlen(line);
+            cap = n + 64;
+            line = xrealloc(line, cap);
+        } else {
+            line = xmalloc(cap);
+        }
+        wb->out_open = 0;
         while (i < len && text[i] != '\n') {
             uint32_t cp;
             int l = utf8_decode(text + i, len - i, &cp);
@@ -149,6 +164,7 @@ void layout_output(Workbench *wb, const char *text, size_t len)
         line[n] = 0;
         out_push(wb, line);
         if (i < len) i++;   /* the newline */
+        else wb->out_open = 1;
     }
     wb->out_scroll = 0;
 }

@@ -40,6 +40,7 @@ typedef struct {
     char **out;              /* output lines (escaped, no newline) */
     int out_n, out_cap;
     int out_scroll;          /* lines scrolled back from the end */
+    int out_open;            /* the last line continues with the next output */
     char *status_extra;      /* e.g. cost counters from the session; may be NULL */
     char *flash;             /* one-line message on the help line until the next key */
     /* the command line, set by the caller before layout_draw */
@@ -77,8 +78,11 @@ int layout_key(Workbench *wb, const Trace *t, int key);
  * says what changed. */
 int layout_command(Workbench *wb, const Trace *t, int argc, const char *const *argv, char **msg);
 
-/* Appends text (may hold several lines, invalid bytes are escaped) to the output pane. */
+/* Appends text (may hold several lines, invalid bytes are escaped) to the output pane.
+ * Text that does not end in a newline leaves its line open: the next call continues it
+ * (tokens streamed by `gen`) until layout_output_break. */
 void layout_output(Workbench *wb, const char *text, size_t len);
+void layout_output_break(Workbench *wb);
 void layout_set_status(Workbench *wb, const char *extra);   /* copies; NULL clears */
 void layout_flash(Workbench *wb, const char *msg);          /* copies; NULL clears */
 

@@ -87,9 +87,10 @@ int heatmap_block(int n, int space);
  * r; returns the rows used.  Requires r.w >= 20.  When the trace has no attention, says so. */
 int heatmap_draw(Canvas *c, Rect r, const Trace *t, const VizOpts *o);
 /* Where the cells went: block size, blocks per side, the first cell's canvas position and
- * the cell width (for moving a cursor block by block and for hit tests). */
+ * the cell width and height (for moving a cursor block by block and for hit tests). */
 typedef struct {
     int bs, nb, x0, y0, cw;
+    int rh;             /* rows per cell (2 in presenter mode when they fit) */
 } HeatGeo;
 int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGeo *geo);
 /* All layers x heads as small heatmaps; the selected one highlighted.  Returns rows used. */

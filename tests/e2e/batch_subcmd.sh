@@ -62,6 +62,16 @@ got=$(printf 'Hello, my dog is cute and' | "$bin" tokenize --model "$model" --to
 got=$(printf 'a\000b\377c' | "$bin" tokenize --tokenizer "$tok") || bad "tokenize of NUL and invalid UTF-8 failed"
 [ "$(echo "$got" | wc -w)" -ge 4 ] || bad "NUL and invalid UTF-8 lost: '$got'"
 
+# init: a random model of a named shape, a whole model (tokenizer in its metadata),
+# the same bytes for the same seed
+"$bin" init gpt2-tiny --out "$tmp/r1.safetensors" --seed 5 --tokenizer "$tok" > /dev/null || bad "init failed"
+"$bin" init gpt2-tiny --out "$tmp/r2.safetensors" --seed 5 --tokenizer "$tok" > /dev/null || bad "init failed"
+"$bin" init gpt2-tiny --out "$tmp/r3.safetensors" --seed 6 --tokenizer "$tok" > /dev/null || bad "init failed"
+cmp -s "$tmp/r1.safetensors" "$tmp/r2.safetensors" || bad "init: the same seed wrote different files"
+cmp -s "$tmp/r1.safetensors" "$tmp/r3.safetensors" && bad "init: different seeds wrote the same file"
+got=$("$bin" generate --model "$tmp/r1.safetensors" --prompt "Hello" --steps 4 --ids) || bad "generate on an init model failed"
+[ "$(echo "$got" | wc -w)" -eq 4 ] || bad "generate on an init model: '$got'"
+
 # usage errors exit 2, failures 1, each with one line on stderr
 expect() {  # expect STATUS ERROR-SUBSTRING CMD...
     local want=$1 msg=$2; shift 2
@@ -80,6 +90,8 @@ expect 1 "not a list of ids" "$bin" logits --model "$model" --tokenizer "$tok" -
 expect 1 "not a list of ids" "$bin" logits --model "$model" --tokenizer "$tok" --tokens 99999999
 expect 1 "layers of" "$bin" attention --model "$model" --tokenizer "$tok" --tokens 1 --layer 9 --head 0
 expect 1 "$tmp/none" "$bin" logits --model "$tmp/none" --tokens 1
+expect 1 "unknown model shape 'gpt3'" "$bin" init gpt3 --out "$tmp/x.safetensors"
+expect 2 "--out FILE is required" "$bin" init gpt2-tiny
 for s in logits generate tokenize attention init; do
     [ "$("$bin" $s --version)" = "$("$bin" --version)" ] || bad "$s --version"
     "$bin" $s --help | grep -q "^usage: lectern $s" || bad "$s --help"
