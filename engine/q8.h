@@ -24,9 +24,17 @@ void quantize_q8_forward(int8_t *xq, float *xs, const float *inp, int N, int in,
 /* out (N, lin->out) = xq (N, lin->in) . W^T (+ b) for a Q8_0 Linear (lin->wq8 set; xq/xs
  * quantised with lin->q8_group).  Multithreaded over output rows (OpenMP). */
 void matmul_q8_forward(float *out, const int8_t *xq, const float *xs, const Linear *lin, int N);
-/* The naive twin: one row at a time, the same sums in the same order (the test oracle). */
+/* The naive twin: scalar loops, the same sums in the same order (the test oracle). */
 void matmul_q8_forward_naive(float *out, const int8_t *xq, const float *xs, const Linear *lin,
                              int N);
+
+/* Which row kernel matmul_q8_forward runs: by default the widest the CPU has.  All give
+ * the same bits (integer group sums are exact; float terms are added group by group in
+ * order).  q8_kernel_select forces one (for tests and benchmarks): ERR_UNSUPPORTED when the
+ * CPU lacks it; Q8_KERNEL_AUTO returns to the default. */
+enum { Q8_KERNEL_AUTO = 0, Q8_KERNEL_GENERIC = 1, Q8_KERNEL_AVX2 = 2, Q8_KERNEL_AVX512VNNI = 3 };
+int q8_kernel_select(int kernel);
+const char *q8_kernel_name(void);
 
 /* Scratch sizes (elements) for quantising N rows of width `in` in groups of gs. */
 static inline size_t q8_scratch_q(int N, int in) { return (size_t)N * (size_t)in; }

@@ -995,7 +995,8 @@ START_TEST(test_q8_kernel_against_naive)
 {
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 2385);
-    const int shapes[][3] = {{64, 48, 64}, {96, 7, 32}, {40, 33, 8}, {256, 130, 64}, {24, 5, 12}};
+    const int shapes[][3] = {{64, 48, 64}, {96, 7, 32}, {40, 33, 8}, {256, 130, 64}, {24, 5, 12},
+                             {1024, 19, 64}, {768, 9, 128}, {512, 3, 32}};
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const int in = shapes[si][0], out = shapes[si][1], gs = shapes[si][2];
         for (int N = 1; N <= 5; N += 4) {
@@ -1014,10 +1015,21 @@ START_TEST(test_q8_kernel_against_naive)
                           .wq8 = wq, .wq8_scale = ws, .q8_group = gs};
             float *y1 = malloc(sizeof(float) * (size_t)N * out), *y2 = malloc(sizeof(float) * (size_t)N * out);
             float *y3 = malloc(sizeof(float) * (size_t)N * out);
-            matmul_q8_forward(y1, xq, xs, &lin, N);
             matmul_q8_forward_naive(y2, xq, xs, &lin, N);
-            /* integer sums are exact and the float sums run in the same order */
-            ck_assert(memcmp(y1, y2, sizeof(float) * (size_t)N * out) == 0);
+            /* every kernel the CPU runs: integer sums are exact and the float terms are added
+             * in the same order, so all give the naive loop's bits */
+            int kernels = 0;
+            for (int k = Q8_KERNEL_GENERIC; k <= Q8_KERNEL_AVX512VNNI; k++) {
+                if (q8_kernel_select(k) != 0) continue;
+                kernels++;
+                memset(y1, 0, sizeof(float) * (size_t)N * out);
+                matmul_q8_forward(y1, xq, xs, &lin, N);
+                ck_assert_msg(memcmp(y1, y2, sizeof(float) * (size_t)N * out) == 0, "kernel %s, shape %zu",
+                              q8_kernel_name(), si);
+            }
+            ck_assert_int_eq(q8_kernel_select(Q8_KERNEL_AUTO), 0);
+            ck_assert_int_ge(kernels, 1);
+            matmul_q8_forward(y1, xq, xs, &lin, N);
             /* and both approximate the float product */
             Linear lf = {.w = w, .b = lin.b, .in = in, .out = out, .ld = in, .layout = W_OUT_IN};
             matmul_forward_naive(y3, x, &lf, N);
