@@ -290,6 +290,7 @@ void matmul_q8_forward(float *out, const int8_t *xq, const float *xs, const Line
     const int block = 16;
     const int nblocks = (rows + block - 1) / block;
     const double work = (double)rows * lin->in * N;
+    (void)work;  /* read only by the OpenMP if clause */
 #pragma omp parallel for schedule(static) if (work >= 65536.0)
     for (int b = 0; b < nblocks; b++) {
         int r0 = b * block, r1 = r0 + block < rows ? r0 + block : rows;
