@@ -114,7 +114,9 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N)
     for (size_t i = 0; i < N; i++) {
         const float x = inp[i];
         const float u = GELU_SCALE * (x + 0.044715f * x * x * x);
-        const float th = tanhf(u);
+        /* tanh u = 1 - 2 / (e^{2u} + 1): one expf instead of glibc's much slower tanhf
+         * (|error| < 2e-7; e^{2u} = inf gives exactly 1) */
+        const float th = 1.0f - 2.0f / (expf(2.0f * u) + 1.0f);
         /* d/dx 0.5 x (1 + tanh u) = 0.5 (1 + tanh u) + 0.5 x sech^2(u) du/dx */
         const float local = 0.5f * (1.0f + th)
                           + 0.5f * x * (1.0f - th * th) * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);

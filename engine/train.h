@@ -146,6 +146,10 @@ int trainer_save(const Trainer *tr, const TrainData *d, const char *path);
  * otherwise).  The tokenizer comes from the file's metadata. */
 int trainer_resume(Trainer **out, const TrainData *d, const char *path);
 
+/* ERR_STATE when tr was resumed from a checkpoint trained on data other than d (after
+ * trainer_resume with d == NULL, once the data could be tokenized). */
+int trainer_check_data(const Trainer *tr, const TrainData *d);
+
 /* Samples n_new tokens after prompt (n >= 1) from the model being trained; out receives
  * prompt and continuation (n + n_new ids; room needed).  Uses its own KV cache. */
 int trainer_sample(Trainer *tr, const int *prompt, int n, int n_new, float temperature,
