@@ -17,6 +17,7 @@
 #include <gsl/gsl_rng.h>
 #include <jansson.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,16 @@ TrainConfig train_config_default(void)
         .lr = 1e-3f, .min_lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
         .weight_decay = 0.1f, .grad_clip = 1.0f, .val_frac = 0.05f, .seed = 1337,
     };
+}
+
+/* OpenBLAS's own call (its cblas.h is not the one GSL's headers use). */
+void openblas_set_num_threads(int n);
+
+void train_set_threads(int n)
+{
+    if (n < 1) n = 1;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
 }
 
 int train_config_check(const TrainConfig *tc)

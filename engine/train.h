@@ -35,6 +35,11 @@ typedef struct {
 } TrainConfig;
 
 TrainConfig train_config_default(void);
+
+/* Threads for BLAS and the OpenMP kernels, process-wide (omp_set_num_threads and
+ * openblas_set_num_threads).  A small model trains faster on one thread, and on a shared
+ * machine two pools of spinning threads slow each other down. */
+void train_set_threads(int n);
 /* ERR_ARG with a message naming the bad field. */
 int train_config_check(const TrainConfig *tc);
 

@@ -378,7 +378,7 @@ static int cmd_train(int argc, char **argv)
 {
     enum { O_DATA = 256, O_CONFIG, O_STEPS, O_OUT, O_RESUME, O_TOKENIZER, O_MODEL, O_BATCH, O_SEQ,
            O_ACCUM, O_LR, O_WARMUP, O_EVAL, O_SAMPLE, O_SAVE, O_PLOT, O_SEED, O_VOCAB, O_STORIES,
-           O_PROMPT, O_CKPT, O_LOG, O_WD };
+           O_PROMPT, O_CKPT, O_LOG, O_WD, O_STOP, O_THREADS };
     static const struct option opts[] = {
         {"data", required_argument, NULL, O_DATA}, {"config", required_argument, NULL, O_CONFIG},
         {"steps", required_argument, NULL, O_STEPS}, {"out", required_argument, NULL, O_OUT},
@@ -391,7 +391,8 @@ static int cmd_train(int argc, char **argv)
         {"seed", required_argument, NULL, O_SEED}, {"vocab", required_argument, NULL, O_VOCAB},
         {"stories", required_argument, NULL, O_STORIES}, {"prompt", required_argument, NULL, O_PROMPT},
         {"checkpoint", required_argument, NULL, O_CKPT}, {"log-every", required_argument, NULL, O_LOG},
-        {"weight-decay", required_argument, NULL, O_WD},
+        {"weight-decay", required_argument, NULL, O_WD}, {"stop-at", required_argument, NULL, O_STOP},
+        {"threads", required_argument, NULL, O_THREADS},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
     const char *use =
@@ -403,11 +404,13 @@ static int cmd_train(int argc, char **argv)
         "  --batch B --seq T --accum K --lr X --warmup W --weight-decay X --seed S\n"
         "  --eval-every N --sample-every N --save-every N --log-every N --prompt TEXT\n"
         "  --checkpoint FILE  (default PATH.ckpt)   --resume: go on from the checkpoint\n"
+        "  --stop-at N        stop (and save the checkpoint) at step N of the --steps schedule\n"
+        "  --threads N        threads for BLAS and the kernels (default: the machine's)\n"
         "  --plot FILE.png    the loss curve as a PNG (a text plot is always printed)";
     const char *data = NULL, *config = NULL, *out = NULL, *tokp = NULL, *model = NULL, *plot = NULL;
     const char *prompt_text = NULL, *ckpt_opt = NULL;
     long steps = 0, batch = 0, seq = 0, accum = 1, warmup = -1, eval_every = 0, sample_every = -1;
-    long save_every = 0, seed = 1337, vocab = 2048, stories = 20000, log_every = 0;
+    long save_every = 0, seed = 1337, vocab = 2048, stories = 20000, log_every = 0, stop_at = 0, threads = 0;
     float lr = 0, wd = -1;
     int resume = 0, c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -434,6 +437,8 @@ static int cmd_train(int argc, char **argv)
         case O_SEED: NUM(seed, 0, 0x7fffffffL, "seed");
         case O_VOCAB: NUM(vocab, 258, 1 << 20, "vocab");
         case O_STORIES: NUM(stories, 1, 10000000L, "stories");
+        case O_STOP: NUM(stop_at, 1, 100000000L, "stop-at");
+        case O_THREADS: NUM(threads, 1, 1024, "threads");
 #undef NUM
         case O_LR: if (parse_float(optarg, 1e-9, 10, &lr)) return bad_value("lr", optarg); break;
         case O_WD: if (parse_float(optarg, 0, 10, &wd)) return bad_value("weight-decay", optarg); break;
@@ -442,6 +447,7 @@ static int cmd_train(int argc, char **argv)
         }
     }
     if (!data || !out || !steps || optind < argc || (!config && !model && !resume)) return usage(use);
+    if (threads) train_set_threads((int)threads);
     char *ckpt = ckpt_opt ? xstrdup(ckpt_opt) : xasprintf("%s.ckpt", out);
     Trainer *tr = NULL;
     Tokenizer *tok = NULL;
@@ -541,16 +547,17 @@ static int cmd_train(int argc, char **argv)
     g_interrupt = 0;
     void (*old)(int) = signal(SIGINT, on_sigint);
     const long start = trainer_step_count(tr);
+    const long end = stop_at && stop_at < steps ? stop_at : steps;
     double t0 = now(), loss_acc = 0;
     long tokens = 0, n_acc = 0;
     TrainStepInfo info = {0};
-    for (long s = start; s < steps && !rc; s++) {
+    for (long s = start; s < end && !rc; s++) {
         if ((rc = trainer_step(tr, &d, &info))) break;
         tokens += info.tokens;
         loss_acc += info.loss;
         n_acc++;
         const long done = s + 1 - start;
-        const double el = now() - t0, tps = tokens / el, eta = el / done * (double)(steps - s - 1);
+        const double el = now() - t0, tps = tokens / el, eta = el / done * (double)(end - s - 1);
         char etas[32];
         fmt_time(etas, sizeof etas, eta);
         const int is_eval = (s + 1) % eval_every == 0 || s + 1 == steps;
@@ -588,6 +595,11 @@ static int cmd_train(int argc, char **argv)
     signal(SIGINT, old);
     if (tty) fputc('\n', stderr);
     if (rc) goto done;
+    if (end < steps) {
+        if (!(rc = trainer_save(tr, &d, ckpt)))
+            fprintf(stderr, "stopped at step %ld of %ld; checkpoint %s (go on with --resume)\n", end, steps, ckpt);
+        goto done;
+    }
     {
         const double el = now() - t0;
         char ts[32];
