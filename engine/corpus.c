@@ -447,7 +447,22 @@ typedef struct {
     int pron_used;            /* classes that got a pronoun in this sentence (bitmask) */
     int introduced[N_OBJECTS + N_ANIMALS]; /* English: "the" once introduced */
     int keep_names;
+    /* coreference annotation (NULL when not wanted): mentions of characters, offsets
+     * first relative to the sentence being built, then to the whole text */
+    CorpusMention **marks;
+    int *n_marks, *cap_marks, sent_marks;
+    int person_base;          /* first character id of this story */
 } Real;
+
+static void mark(Real *R, const Buf *b, Ent e, size_t len, int pronoun)
+{
+    if (!R->marks || e.kind != E_PERSON) return;
+    if (*R->n_marks == *R->cap_marks) {
+        *R->cap_marks = *R->cap_marks ? 2 * *R->cap_marks : 256;
+        *R->marks = xrealloc(*R->marks, sizeof(CorpusMention) * (size_t)*R->cap_marks);
+    }
+    (*R->marks)[(*R->n_marks)++] = (CorpusMention){b->n, len, R->person_base + e.idx, pronoun};
+}
 
 static int ent_class(const Real *R, Ent e)
 {
@@ -515,10 +530,13 @@ static void put_ref(Real *R, Buf *b, Ent e, int c, int prep)
 {
     if (can_pronoun(R, e)) {
         const int cls = ent_class(R, e);
-        bput(b, R->lang == RU ? ru_pron(cls, c, prep) : en_pron(cls, c));
+        const char *pr = R->lang == RU ? ru_pron(cls, c, prep) : en_pron(cls, c);
+        mark(R, b, e, strlen(pr), 1);
+        bput(b, pr);
         R->pron_used |= 1 << cls;
     } else if (e.kind == E_PERSON) {
         const Name *nm = &NAMES[R->name[e.idx]];
+        mark(R, b, e, strlen(R->lang == RU ? nm->ru[c] : nm->en), 0);
         if (R->lang == RU) bput(b, nm->ru[c]);
         else bprintf(b, c == GEN ? "%s's" : "%s", nm->en);
     } else {
@@ -557,6 +575,10 @@ static void put_indef(Real *R, Buf *b, Ent e, int adj, int c)
 /* A known object or animal: the noun (English "the"), or a pronoun when allowed. */
 static void put_known(Real *R, Buf *b, Ent e, int c, int prep)
 {
+    if (e.kind == E_PERSON) {
+        put_ref(R, b, e, c, prep);
+        return;
+    }
     if (!R->introduced[intro_slot(e)] && R->lang == EN && !can_pronoun(R, e)) {
         bprintf(b, "%s %s", starts_vowel(ent_noun(e)->en) ? "an" : "a", ent_noun(e)->en);
         R->introduced[intro_slot(e)] = 1;
@@ -627,12 +649,14 @@ static void realise(Real *R, Buf *out, const Event *e)
     case EV_INTRO: {
         const Name *h = &NAMES[R->name[e->a]];
         if (ru) {
-            if (e->variant == 0) bprintf(&s, "%s по имени %s.", h->g == F ? "жила-была маленькая девочка" : "жил-был маленький мальчик", h->ru[NOM]);
-            else bprintf(&s, "%s по имени %s.", h->g == F ? "жила на свете девочка" : "жил на свете мальчик", h->ru[NOM]);
+            if (e->variant == 0) bprintf(&s, "%s по имени ", h->g == F ? "жила-была маленькая девочка" : "жил-был маленький мальчик");
+            else bprintf(&s, "%s по имени ", h->g == F ? "жила на свете девочка" : "жил на свете мальчик");
         } else {
-            if (e->variant == 0) bprintf(&s, "once upon a time there was a little %s named %s.", h->g == F ? "girl" : "boy", h->en);
-            else bprintf(&s, "there was a %s named %s.", h->g == F ? "girl" : "boy", h->en);
+            if (e->variant == 0) bprintf(&s, "once upon a time there was a little %s named ", h->g == F ? "girl" : "boy");
+            else bprintf(&s, "there was a %s named ", h->g == F ? "girl" : "boy");
         }
+        mark(R, &s, P_(e->a), strlen(ru ? h->ru[NOM] : h->en), 0);
+        bprintf(&s, "%s.", ru ? h->ru[NOM] : h->en);
         mention(R, P_(e->a));
         break;
     }
@@ -647,10 +671,14 @@ static void realise(Real *R, Buf *out, const Event *e)
         if (ru) {
             bput(&s, "у ");
             put_ref(R, &s, P_(e->a), GEN, 1);
-            bprintf(&s, " %s %s %s.", vru(V_HAD, fg), friend_word(RU, fg), NAMES[R->name[e->b]].ru[NOM]);
+            bprintf(&s, " %s %s ", vru(V_HAD, fg), friend_word(RU, fg));
+            mark(R, &s, P_(e->b), strlen(NAMES[R->name[e->b]].ru[NOM]), 0);
+            bprintf(&s, "%s.", NAMES[R->name[e->b]].ru[NOM]);
         } else {
             put_ref(R, &s, P_(e->a), NOM, 0);
-            bprintf(&s, " had a friend named %s.", NAMES[R->name[e->b]].en);
+            bput(&s, " had a friend named ");
+            mark(R, &s, P_(e->b), strlen(NAMES[R->name[e->b]].en), 0);
+            bprintf(&s, "%s.", NAMES[R->name[e->b]].en);
         }
         mention(R, P_(e->b));
         break;
@@ -659,9 +687,10 @@ static void realise(Real *R, Buf *out, const Event *e)
         cls = NAMES[R->name[e->a]].g;
         bput(&s, ru ? "однажды " : "one day ");
         put_ref(R, &s, P_(e->a), NOM, 0);
-        if (ru) bprintf(&s, " %s %s, %s.", vru(V_MET, cls),
-                        NAMES[R->name[e->b]].g == F ? "новую подругу" : "нового друга", NAMES[R->name[e->b]].ru[ACC]);
-        else bprintf(&s, " met a new friend, %s.", NAMES[R->name[e->b]].en);
+        if (ru) bprintf(&s, " %s %s, ", vru(V_MET, cls), NAMES[R->name[e->b]].g == F ? "новую подругу" : "нового друга");
+        else bput(&s, " met a new friend, ");
+        mark(R, &s, P_(e->b), strlen(ru ? NAMES[R->name[e->b]].ru[ACC] : NAMES[R->name[e->b]].en), 0);
+        bprintf(&s, "%s.", ru ? NAMES[R->name[e->b]].ru[ACC] : NAMES[R->name[e->b]].en);
         mention(R, P_(e->b));
         break;
     case EV_GO:
@@ -702,30 +731,40 @@ static void realise(Real *R, Buf *out, const Event *e)
         }
         break;
     }
-    case EV_GIVE:
+    case EV_GIVE: {
         cls = NAMES[R->name[e->a]].g;
         put_ref(R, &s, P_(e->a), NOM, 0);
+        const Ent rcp = e->recip_animal ? A_(e->animal) : P_(e->b);
+        /* a pronoun recipient goes before the thing: "дал ему пирог", "gave it an apple" */
+        const int rcp_pron = can_pronoun(R, rcp);
         if (ru) {
             bprintf(&s, " %s ", vru(V_GAVE, cls));
-            put_known(R, &s, O_(e->obj), ACC, 0);
-            bput(&s, " ");
-            if (e->recip_animal) put_known(R, &s, A_(e->animal), DAT, 0);
-            else put_ref(R, &s, P_(e->b), DAT, 0);
-        } else if (e->variant == 1 && !e->recip_animal && !can_pronoun(R, O_(e->obj))) {
-            /* "gave Ivan the ball", never "gave Ivan it" */
-            bput(&s, " gave ");
-            put_ref(R, &s, P_(e->b), ACC, 0);
-            bput(&s, " ");
-            put_known(R, &s, O_(e->obj), ACC, 0);
+            if (rcp_pron) {
+                put_known(R, &s, rcp, DAT, 0);
+                bput(&s, " ");
+                put_known(R, &s, O_(e->obj), ACC, 0);
+            } else {
+                put_known(R, &s, O_(e->obj), ACC, 0);
+                bput(&s, " ");
+                put_known(R, &s, rcp, DAT, 0);
+            }
         } else {
+            const int obj_pron = can_pronoun(R, O_(e->obj));
             bput(&s, " gave ");
-            put_known(R, &s, O_(e->obj), ACC, 0);
-            bput(&s, " to ");
-            if (e->recip_animal) put_known(R, &s, A_(e->animal), ACC, 0);
-            else put_ref(R, &s, P_(e->b), ACC, 0);
+            if (!obj_pron && (rcp_pron || (e->variant == 1 && !e->recip_animal))) {
+                /* "gave Ivan the ball", never "gave Ivan it" */
+                put_known(R, &s, rcp, ACC, 0);
+                bput(&s, " ");
+                put_known(R, &s, O_(e->obj), ACC, 0);
+            } else {
+                put_known(R, &s, O_(e->obj), ACC, 0);
+                bput(&s, " to ");
+                put_known(R, &s, rcp, ACC, 0);
+            }
         }
         bput(&s, ".");
         break;
+    }
     case EV_THANK:
         cls = NAMES[R->name[e->a]].g;
         if (e->variant == 0) {
@@ -877,8 +916,11 @@ static void realise(Real *R, Buf *out, const Event *e)
     }
     capitalize(s.s);
     if (out->n && out->s[out->n - 1] != '\n') bput(out, " ");
+    if (R->marks)
+        for (int i = R->sent_marks; i < *R->n_marks; i++) (*R->marks)[i].off += out->n;
     bput(out, s.s);
     free(s.s);
+    if (R->marks) R->sent_marks = *R->n_marks;
     memcpy(R->prev, R->cur, sizeof R->cur);
     R->n_prev = R->n_cur;
 }
@@ -890,10 +932,23 @@ static void real_init(Real *R, int lang, const Plan *p)
     R->name = p->name;
 }
 
-static void story_text(const Plan *p, int lang, Buf *out)
+typedef struct {
+    CorpusMention *m;
+    int n, cap;
+    int story;
+} Marks;
+
+static void story_text(const Plan *p, int lang, Buf *out, Marks *mk)
 {
     Real R;
     real_init(&R, lang, p);
+    if (mk) {
+        R.marks = &mk->m;
+        R.n_marks = &mk->n;
+        R.cap_marks = &mk->cap;
+        R.sent_marks = mk->n;
+        R.person_base = 2 * mk->story++;
+    }
     for (int i = 0; i < p->n; i++) realise(&R, out, &p->ev[i]);
 }
 
@@ -1265,8 +1320,8 @@ int corpus_lang_from_name(const char *name, CorpusLang *out)
     return 0;
 }
 
-int corpus_generate(unsigned long seed, CorpusLang lang, CorpusTask task, int n,
-                    char **out, size_t *len)
+static int generate(unsigned long seed, CorpusLang lang, CorpusTask task, int n, char **out,
+                    size_t *len, Marks *mk)
 {
     if (n < 1) return ERR(ERR_ARG, "corpus: count %d must be at least 1", n);
     if (lang != CORPUS_EN && lang != CORPUS_RU && lang != CORPUS_BOTH)
@@ -1284,7 +1339,7 @@ int corpus_generate(unsigned long seed, CorpusLang lang, CorpusTask task, int n,
             Plan p;
             plan_story(r, &p);
             if (i) bput(&b, "\n");
-            story_text(&p, l, &b);
+            story_text(&p, l, &b, mk);
             bput(&b, "\n");
             break;
         }
@@ -1299,5 +1354,22 @@ int corpus_generate(unsigned long seed, CorpusLang lang, CorpusTask task, int n,
     gsl_rng_free(r);
     *out = b.s;
     *len = b.n;
+    return 0;
+}
+
+int corpus_generate(unsigned long seed, CorpusLang lang, CorpusTask task, int n,
+                    char **out, size_t *len)
+{
+    return generate(seed, lang, task, n, out, len, NULL);
+}
+
+int corpus_stories_annotated(unsigned long seed, CorpusLang lang, int n, char **out, size_t *len,
+                             CorpusMention **mentions, int *n_mentions)
+{
+    Marks mk = {0};
+    int rc = generate(seed, lang, CORPUS_STORIES, n, out, len, &mk);
+    if (rc) { free(mk.m); return rc; }
+    *mentions = mk.m;
+    *n_mentions = mk.n;
     return 0;
 }

@@ -37,4 +37,18 @@ int corpus_lang_from_name(const char *name, CorpusLang *out);    /* en, ru, both
 int corpus_generate(unsigned long seed, CorpusLang lang, CorpusTask task, int n,
                     char **out, size_t *len);
 
+/* A mention of a character in a story: the name, or a personal pronoun that refers to
+ * the character (he/she/him/her, он/она/его/её/ему/ей/...). */
+typedef struct {
+    size_t off, len;      /* its bytes in the text */
+    int person;           /* which character: story * 2 + (0 hero, 1 friend) */
+    int pronoun;          /* 1 pronoun, 0 name */
+} CorpusMention;
+
+/* The same text as corpus_generate(seed, lang, CORPUS_STORIES, n), with every mention of a
+ * character in text order: the coreference ground truth the generator knows.  *mentions
+ * is allocated (free it). */
+int corpus_stories_annotated(unsigned long seed, CorpusLang lang, int n, char **out, size_t *len,
+                             CorpusMention **mentions, int *n_mentions);
+
 #endif

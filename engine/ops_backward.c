@@ -14,6 +14,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/vmath.h"
+
 void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens,
                       int B, int T, int C)
 {
@@ -108,18 +110,48 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
 
 #define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
 
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N)
+/* tanh of GELU's inner argument, 1 - 2 / (e^{2u} + 1) (e^{2u} never overflows: vmath
+ * clamps), and the forward value; four at a time where SSE4.1 is there. */
+static inline float gelu_tanh(float x)
+{
+    const float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+    return 1.0f - 2.0f / (vmath_exp(2.0f * u) + 1.0f);
+}
+
+void gelu_forward_train(float *out, float *th, const float *inp, size_t N)
+{
+    #pragma omp parallel for if (N > 65536)
+    for (size_t blk = 0; blk < (N + 4095) / 4096; blk++) {
+        size_t i = blk * 4096;
+        const size_t end = i + 4096 < N ? i + 4096 : N;
+#ifdef __SSE4_1__
+        const __m128 c1 = _mm_set1_ps(GELU_SCALE), c3 = _mm_set1_ps(0.044715f), two = _mm_set1_ps(2.0f);
+        const __m128 one = _mm_set1_ps(1.0f), half = _mm_set1_ps(0.5f);
+        for (; i + 4 <= end; i += 4) {
+            const __m128 x = _mm_loadu_ps(inp + i);
+            const __m128 u = _mm_mul_ps(c1, _mm_add_ps(x, _mm_mul_ps(_mm_mul_ps(_mm_mul_ps(c3, x), x), x)));
+            const __m128 t = _mm_sub_ps(one, _mm_div_ps(two, _mm_add_ps(vmath_exp4(_mm_mul_ps(two, u)), one)));
+            _mm_storeu_ps(th + i, t);
+            _mm_storeu_ps(out + i, _mm_mul_ps(_mm_mul_ps(half, x), _mm_add_ps(one, t)));
+        }
+#endif
+        for (; i < end; i++) {
+            const float x = inp[i];
+            th[i] = gelu_tanh(x);
+            out[i] = 0.5f * x * (1.0f + th[i]);
+        }
+    }
+}
+
+void gelu_backward(float *dinp, const float *inp, const float *th, const float *dout, size_t N)
 {
     #pragma omp parallel for if (N > 65536)
     for (size_t i = 0; i < N; i++) {
         const float x = inp[i];
-        const float u = GELU_SCALE * (x + 0.044715f * x * x * x);
-        /* tanh u = 1 - 2 / (e^{2u} + 1): one expf instead of glibc's much slower tanhf
-         * (|error| < 2e-7; e^{2u} = inf gives exactly 1) */
-        const float th = 1.0f - 2.0f / (expf(2.0f * u) + 1.0f);
+        const float t = th ? th[i] : gelu_tanh(x);
         /* d/dx 0.5 x (1 + tanh u) = 0.5 (1 + tanh u) + 0.5 x sech^2(u) du/dx */
-        const float local = 0.5f * (1.0f + th)
-                          + 0.5f * x * (1.0f - th * th) * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+        const float local = 0.5f * (1.0f + t)
+                          + 0.5f * x * (1.0f - t * t) * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
         dinp[i] = local * dout[i];
     }
 }
@@ -150,10 +182,7 @@ void attention_forward_train(float *out, float *att, const float *qkv, int B, in
             #pragma omp parallel for if (T >= 128)
             for (int t = 0; t < T; t++) {
                 float *row = P + (size_t)t * T;
-                float mx = row[0];
-                for (int j = 1; j <= t; j++) if (row[j] > mx) mx = row[j];
-                float sum = 0.0f;
-                for (int j = 0; j <= t; j++) { row[j] = expf(row[j] - mx); sum += row[j]; }
+                const float sum = vmath_exp_shift_sum(row, t + 1, vmath_max(row, t + 1));
                 const float inv = 1.0f / sum;
                 for (int j = 0; j <= t; j++) row[j] *= inv;
                 for (int j = t + 1; j < T; j++) row[j] = 0.0f;
@@ -205,12 +234,10 @@ void crossentropy_forward(float *logits, float *losses, const int *targets, int 
     #pragma omp parallel for
     for (int n = 0; n < N; n++) {
         float *x = logits + (size_t)n * Vp;
-        float mx = x[0];
-        for (int i = 1; i < V; i++) if (x[i] > mx) mx = x[i];
+        const float mx = vmath_max(x, V);
         const int tgt = targets[n];
         const float xt = tgt >= 0 ? x[tgt] : 0.0f;
-        float sum = 0.0f;
-        for (int i = 0; i < V; i++) { x[i] = expf(x[i] - mx); sum += x[i]; }
+        const float sum = vmath_exp_shift_sum(x, V, mx);
         const float inv = 1.0f / sum;
         for (int i = 0; i < V; i++) x[i] *= inv;
         for (int i = V; i < Vp; i++) x[i] = 0.0f;

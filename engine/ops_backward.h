@@ -35,8 +35,14 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                      const float *inp, const Linear *lin, int N);
 
-/* GELU (tanh form): dinp = gelu'(inp) * dout, overwritten; dinp may alias dout. */
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N);
+/* GELU (tanh form) for training: out (N) as gelu_forward, and th (N) = the tanh it used,
+ * kept for the backward.  tanh through a vectorised exp (engine/vmath.h): within 3e-7 of
+ * gelu_forward's tanhf. */
+void gelu_forward_train(float *out, float *th, const float *inp, size_t N);
+
+/* GELU backward: dinp = gelu'(inp) * dout, overwritten; dinp may alias dout.  th as saved
+ * by gelu_forward_train, or NULL to recompute it. */
+void gelu_backward(float *dinp, const float *inp, const float *th, const float *dout, size_t N);
 
 /* residual out = a + b: da += dout, db += dout (either may be NULL). */
 void residual_backward(float *da, float *db, const float *dout, size_t N);

@@ -130,6 +130,7 @@ typedef struct {
     float *ln2_mean, *ln2_rstd;  /* (L, BT) */
     float *fch;        /* (L, BT, H) */
     float *fch_gelu;   /* (L, BT, H) */
+    float *fch_th;     /* (L, BT, H) the tanh inside GELU, for its backward */
     float *lnf;        /* (BT, C) */
     float *lnf_mean, *lnf_rstd;  /* (BT) */
     float *logits;     /* (BT, Vl): logits, then probabilities, then dlogits (in place) */
@@ -463,7 +464,7 @@ static size_t acts_floats(const Trainer *tr, int B, int T)
     const size_t L = (size_t)tr->cfg.n_layer, C = (size_t)tr->cfg.n_embd, H = (size_t)tr->cfg.n_hidden;
     const size_t NH = (size_t)tr->cfg.n_head, BT = (size_t)B * T, Vl = (size_t)tr->Vl;
     return (L + 1) * BT * C + L * BT * C + 2 * L * BT + L * BT * 3 * C
-         + L * (size_t)B * NH * T * T + L * BT * C * 3 + 2 * L * BT + 2 * L * BT * H
+         + L * (size_t)B * NH * T * T + L * BT * C * 3 + 2 * L * BT + 3 * L * BT * H
          + BT * C + 2 * BT + BT * Vl + BT
          + BT * C * 4 + BT * 3 * C + BT * H + (size_t)T * T;
 }
@@ -497,6 +498,7 @@ static void acts_setup(Trainer *tr, int B, int T)
     TAKE(ln2_mean, L * BT); TAKE(ln2_rstd, L * BT);
     TAKE(fch, L * BT * H);
     TAKE(fch_gelu, L * BT * H);
+    TAKE(fch_th, L * BT * H);
     TAKE(lnf, BT * C);
     TAKE(lnf_mean, BT); TAKE(lnf_rstd, BT);
     TAKE(logits, BT * Vl);
@@ -546,6 +548,7 @@ int trainer_forward(Trainer *tr, const int *inputs, const int *targets, int B, i
         float *att = a->att + (size_t)l * B * NH * T * T, *atty = a->atty + (size_t)l * BT * C;
         float *res2 = a->res2 + (size_t)l * BT * C, *ln2 = a->ln2 + (size_t)l * BT * C;
         float *fch = a->fch + (size_t)l * BT * H, *fch_gelu = a->fch_gelu + (size_t)l * BT * H;
+        float *fch_th = a->fch_th + (size_t)l * BT * H;
         float *res3 = a->res + (size_t)(l + 1) * BT * C;
         /* x + attn(ln_1(x)) */
         layernorm_forward(ln1, a->ln1_mean + (size_t)l * BT, a->ln1_rstd + (size_t)l * BT, res,
@@ -558,7 +561,7 @@ int trainer_forward(Trainer *tr, const int *inputs, const int *targets, int B, i
         layernorm_forward(ln2, a->ln2_mean + (size_t)l * BT, a->ln2_rstd + (size_t)l * BT, res2,
                           p->ln2w, p->ln2b, (int)BT, C, c->norm_eps);
         matmul_forward(fch, ln2, &ln[2], (int)BT);
-        gelu_forward(fch_gelu, fch, BT * H);
+        gelu_forward_train(fch_gelu, fch_th, fch, BT * H);
         matmul_forward(a->tmp, fch_gelu, &ln[3], (int)BT);
         residual_forward(res3, res2, a->tmp, BT * C);
     }
@@ -608,9 +611,10 @@ int trainer_backward(Trainer *tr, float loss_scale)
         const float *att = a->att + (size_t)l * B * NH * T * T, *atty = a->atty + (size_t)l * BT * C;
         const float *res2 = a->res2 + (size_t)l * BT * C, *ln2 = a->ln2 + (size_t)l * BT * C;
         const float *fch = a->fch + (size_t)l * BT * H, *fch_gelu = a->fch_gelu + (size_t)l * BT * H;
+        const float *fch_th = a->fch_th + (size_t)l * BT * H;
         /* dres is d(res3); res3 = res2 + mlp: the MLP branch gets dres too */
         matmul_backward(a->dfch, G(tr, p->fcprojw), G(tr, p->fcprojb), a->dres, fch_gelu, &ln[3], (int)BT);
-        gelu_backward(a->dfch, fch, a->dfch, BT * H);
+        gelu_backward(a->dfch, fch, fch_th, a->dfch, BT * H);
         matmul_backward(a->dln, G(tr, p->fcw), G(tr, p->fcb), a->dfch, ln2, &ln[2], (int)BT);
         layernorm_backward(a->dres, G(tr, p->ln2w), G(tr, p->ln2b), a->dln, res2, p->ln2w,
                            a->ln2_mean + (size_t)l * BT, a->ln2_rstd + (size_t)l * BT, (int)BT, C);

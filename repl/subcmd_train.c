@@ -25,6 +25,7 @@
 #include "engine/err.h"
 #include "engine/model.h"
 #include "engine/model_io.h"
+#include "engine/probe.h"
 #include "engine/tokenizer.h"
 #include "engine/train.h"
 #include "viz/lossplot.h"
@@ -33,7 +34,8 @@ const char subcmd_train_summary[] =
     "  loss --model M --tokens IDS [--grad]        mean cross-entropy (and gradient norms)\n"
     "  train --data FILE|toyworld --config NAME --steps N --out PATH [--resume]\n"
     "  tokenizer train --data FILE --vocab N --out DIR\n"
-    "  corpus [--seed S] [--lang en|ru|both] [--task NAME] [--count N]\n";
+    "  corpus [--seed S] [--lang en|ru|both] [--task NAME] [--count N]\n"
+    "  coref --model M [--lang en|ru|both] [--count N] [--seed S]   heads that follow pronouns\n";
 
 static const char *g_name;
 
@@ -626,10 +628,70 @@ done:
     return rc ? fail() : 0;
 }
 
+/* ---- lectern coref ------------------------------------------------------------------ */
+
+static int cmd_coref(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'}, {"lang", required_argument, NULL, 'l'},
+        {"count", required_argument, NULL, 'n'}, {"seed", required_argument, NULL, 's'},
+        {"top", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+    };
+    const char *use = "coref --model M [--lang en|ru|both] [--count N] [--seed S] [--top K]\n"
+                      "  toy-world stories (default: 200, seed 999, both languages) through M; for each\n"
+                      "  layer and head, the attention a pronoun pays to its antecedent's name";
+    const char *model = NULL;
+    long count = 200, seed = 999, top = 5;
+    CorpusLang lang = CORPUS_BOTH;
+    int c;
+    while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'l': if (corpus_lang_from_name(optarg, &lang)) return bad_value("lang", optarg); break;
+        case 'n': if (parse_long(optarg, 1, 100000, &count)) return bad_value("count", optarg); break;
+        case 's': if (parse_long(optarg, 0, 0x7fffffffL, &seed)) return bad_value("seed", optarg); break;
+        case 't': if (parse_long(optarg, 1, 1 << 20, &top)) return bad_value("top", optarg); break;
+        case 'h': printf("usage: lectern %s\n", use); return 0;
+        default: return usage(use);
+        }
+    }
+    if (!model || optind < argc) return usage(use);
+    Model *m;
+    if (model_load(&m, model, NULL)) return fail();
+    char *text = NULL;
+    size_t len;
+    CorpusMention *mn = NULL;
+    int nm = 0, rc = corpus_stories_annotated((unsigned long)seed, lang, (int)count, &text, &len, &mn, &nm);
+    CorefProbe p = {0};
+    if (!rc) rc = probe_coref(m, text, len, mn, nm, &p);
+    if (!rc) {
+        const int n = p.L * p.NH;
+        int *order = xmalloc(sizeof(int) * (size_t)n);
+        for (int i = 0; i < n; i++) order[i] = i;
+        for (int i = 1; i < n; i++)   /* by attention on the antecedent, highest first */
+            for (int j = i; j > 0 && p.ante[order[j]] > p.ante[order[j - 1]]; j--) {
+                int t = order[j]; order[j] = order[j - 1]; order[j - 1] = t;
+            }
+        printf("# %d pronouns in %ld stories; attention from the pronoun to the earlier names of\n"
+               "# its antecedent, to the other character's, and how often the antecedent gets more\n",
+               p.n_pronouns, count);
+        for (int i = 0; i < n && i < top; i++)
+            printf("layer %d head %d antecedent %.3f other %.3f wins %.1f%%\n", order[i] / p.NH, order[i] % p.NH,
+                   p.ante[order[i]], p.other[order[i]], 100.0 * p.wins[order[i]]);
+        free(order);
+    }
+    probe_coref_done(&p);
+    free(text);
+    free(mn);
+    model_free(m);
+    return rc ? fail() : 0;
+}
+
 /* ---- dispatch ----------------------------------------------------------------------- */
 
 static const struct { const char *name; int (*run)(int, char **); } CMDS[] = {
     {"loss", cmd_loss}, {"train", cmd_train}, {"tokenizer", cmd_tokenizer}, {"corpus", cmd_corpus},
+    {"coref", cmd_coref},
 };
 
 int subcmd_train_is(const char *name)

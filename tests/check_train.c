@@ -20,6 +20,7 @@
 #include "engine/safetensors.h"
 #include "engine/sampler.h"
 #include "engine/train.h"
+#include "engine/vmath.h"
 #include "tests/util/oracle.h"
 #include "tests/util/testutil.h"
 
@@ -123,6 +124,39 @@ static double dot_d(const double *a, const float *r, size_t n)
 }
 
 #define FD_H 1e-6
+
+/* ---- the vectorised exp ---- */
+
+START_TEST(test_vmath_exp)
+{
+    double worst = 0;
+    for (int i = 0; i <= 200000; i++) {
+        const float x = -87.0f + 175.0f * (float)i / 200000.0f;
+        const double want = exp((double)x), got = vmath_exp(x);
+        const double rel = fabs(got - want) / want;
+        if (rel > worst) worst = rel;
+    }
+    ck_assert_msg(worst < 4e-7, "vmath_exp relative error %g", worst);
+    ck_assert(vmath_exp(0.0f) == 1.0f);
+    ck_assert(vmath_exp(-1000.0f) > 0.0f && isfinite(vmath_exp(1000.0f)));   /* clamped */
+    /* the SSE path and the scalar tail agree bit for bit; the sum and the max are right */
+    float x[37], y[37];
+    for (int i = 0; i < 37; i++) x[i] = y[i] = 3.7f * sinf((float)i * 1.3f);
+    const float mx = vmath_max(x, 37);
+    float want_max = x[0];
+    for (int i = 1; i < 37; i++) if (x[i] > want_max) want_max = x[i];
+    ck_assert(mx == want_max);
+    const float sum = vmath_exp_shift_sum(x, 37, mx);
+    double s = 0;
+    for (int i = 0; i < 37; i++) {
+        const float e = vmath_exp(y[i] - mx);
+        ck_assert_msg(memcmp(&e, &x[i], sizeof e) == 0, "element %d: %.9g vs %.9g", i, (double)x[i], (double)e);
+        s += e;
+    }
+    ck_assert(fabs(sum - s) < 1e-6 * s);
+    ck_assert(vmath_max(x, 1) == x[0]);
+}
+END_TEST
 
 /* ---- kernels against finite differences ---- */
 
@@ -243,14 +277,19 @@ START_TEST(test_gelu_backward)
     fill(r, dout, N, 1.0);
     gelu_forward(y, x, N);
     for (int i = 0; i < N; i++) ck_assert(fabs(y[i] - gelu_d(x[i])) < 1e-6);
-    gelu_backward(dx, x, dout, N);
+    gelu_backward(dx, x, NULL, dout, N);
     double *num = malloc(sizeof(double) * N);
     for (int i = 0; i < N; i++) num[i] = (gelu_d((double)x[i] + FD_H) - gelu_d((double)x[i] - FD_H)) / (2 * FD_H) * dout[i];
     check_grad("gelu", dx, num, N, 1e-5);
-    /* in place, as the trainer calls it */
+    /* the training forward: same values, and its saved tanh gives the same backward, in
+     * place as the trainer calls it */
+    float *y2 = fmalloc(N), *th = fmalloc(N);
+    gelu_forward_train(y2, th, x, N);
+    for (int i = 0; i < N; i++) ck_assert_msg(fabs(y2[i] - y[i]) <= 3e-7 * (1 + fabs(y[i])), "gelu_forward_train[%d]", i);
     memcpy(dx, dout, sizeof(float) * N);
-    gelu_backward(dx, x, dx, N);
+    gelu_backward(dx, x, th, dx, N);
     check_grad("gelu in place", dx, num, N, 1e-5);
+    free(y2); free(th);
     free(x); free(dout); free(dx); free(y); free(num);
     gsl_rng_free(r);
 }
@@ -853,6 +892,7 @@ static Suite *train_suite(void)
 {
     Suite *s = suite_create("train");
     TCase *k = tcase_create("kernels");
+    tcase_add_test(k, test_vmath_exp);
     tcase_add_test(k, test_layernorm_backward);
     tcase_add_test(k, test_matmul_backward_layouts);
     tcase_add_test(k, test_matmul_backward_fused_block);
