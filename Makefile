@@ -111,6 +111,20 @@ asan:
 bench: all $(BENCHES)
 	@bash scripts/run-bench.sh $(BUILD)
 
+# The default model (docs/training.md): the toy-world corpus, a BPE learned from it and a
+# small GPT-2 trained by Lectern's own code, written to models/default.safetensors with the
+# tokenizer in its metadata.  One thread: a model this small trains no faster on two, and
+# the result is the same bits every time.  An interrupted run goes on with RESUME=--resume.
+DEFAULT_DIR ?= $(BUILD)/default-model
+default-model: deps-quiet $(LECTERN)
+	@mkdir -p $(DEFAULT_DIR) models
+	$(LECTERN) corpus --seed 1 --lang both --count 40000 > $(DEFAULT_DIR)/corpus.txt
+	$(LECTERN) tokenizer train --data $(DEFAULT_DIR)/corpus.txt --vocab 2048 --out $(DEFAULT_DIR)/tokenizer
+	$(LECTERN) train --data $(DEFAULT_DIR)/corpus.txt --tokenizer $(DEFAULT_DIR)/tokenizer \
+	  --config default --steps 1600 --seed 1 --threads 1 --checkpoint $(DEFAULT_DIR)/default.ckpt \
+	  --plot $(DEFAULT_DIR)/loss.png --out models/default.safetensors $(RESUME)
+	$(LECTERN) coref --model models/default.safetensors
+
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 20
 fuzz: deps-quiet
