@@ -95,6 +95,7 @@ static int run_case(const Case *k, double bw, int threads)
     char path[] = "/tmp/lectern-bench-XXXXXX";
     int fd = mkstemp(path);
     close(fd);
+    fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         Model *m0;
@@ -182,6 +183,7 @@ int main(int argc, char **argv)
         if (argc > 1 && strcmp(argv[1], cases[i].shape) != 0) continue;
         for (int t = 1; t <= 2; t++) {
             /* each case in its own process so peak RSS is that case's alone */
+            fflush(stdout);  /* or the child would print the buffered header again */
             pid_t pid = fork();
             if (pid == 0) _exit(run_case(&cases[i], bw, t));
             int st;
