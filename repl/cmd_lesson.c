@@ -323,11 +323,11 @@ static void finish(Session *s, Lesson *l, const LessonResult *r)
     if (r->skipped) {
         /* lesson.c has said why */
     } else if (is_ru(s)) {
-        session_printf(s, "── конец урока %s", l->name);
+        session_printf(s, "\n── конец урока %s", l->name);
         if (after) session_printf(s, " · lesson next — урок %s", after);
         session_printf(s, " ──\n");
     } else {
-        session_printf(s, "── end of lesson %s", l->name);
+        session_printf(s, "\n── end of lesson %s", l->name);
         if (after) session_printf(s, " · lesson next starts %s", after);
         session_printf(s, " ──\n");
     }
@@ -355,8 +355,10 @@ static int run_through(Session *s, Lesson *l)
     LessonResult r;
     lesson_play(s, l, 0, l->n_sections, (LessonPlay){ .quiet = 0, .checks = 1 }, &r);
     if (!r.stopped) finish(s, l, &r);
-    if (!r.skipped && !r.stopped && !r.n_failed)
-        session_printf(s, "(%d checks passed)\n", r.n_checks);
+    if (!r.skipped && !r.stopped && !r.n_failed) {
+        if (is_ru(s)) session_printf(s, "(проверок пройдено: %d)\n", r.n_checks);
+        else session_printf(s, "(%d checks passed)\n", r.n_checks);
+    }
     return check_failures(s, l, &r);
 }
 
@@ -381,10 +383,10 @@ static int show_part(Session *s, int k)
         return rc;
     }
     if (is_ru(s))
-        session_printf(s, "── часть %d из %d · Enter — дальше · lesson prev — назад · lesson stop — "
+        session_printf(s, "\n── часть %d из %d · Enter — дальше · lesson prev — назад · lesson stop — "
                        "выйти ──\n", k + 1, l->n_sections);
     else
-        session_printf(s, "── part %d of %d · Enter goes on · lesson prev goes back · lesson stop "
+        session_printf(s, "\n── part %d of %d · Enter goes on · lesson prev goes back · lesson stop "
                        "leaves ──\n", k + 1, l->n_sections);
     return check_failures(s, l, &r);
 }
