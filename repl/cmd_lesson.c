@@ -429,9 +429,9 @@ char *cmd_lesson_greeting(const Session *s)
     if (!cmd_lesson_waiting(s) || s->lesson->shown >= 0) return NULL;
     const Lesson *l = s->lesson->cur;
     if (is_ru(s))
-        return xasprintf("Урок %s%s%s готов: нажмите Enter, чтобы начать (lesson stop — выйти).\n",
+        return xasprintf("Урок %s%s%s.\nНажмите Enter, чтобы начать (lesson stop — выйти).\n",
                          l->name, l->title ? " · " : "", l->title ? l->title : "");
-    return xasprintf("Lesson %s%s%s is ready: press Enter to begin (lesson stop leaves it).\n", l->name,
+    return xasprintf("Lesson %s%s%s.\nPress Enter to begin (lesson stop leaves it).\n", l->name,
                      l->title ? " · " : "", l->title ? l->title : "");
 }
 

@@ -522,6 +522,7 @@ typedef struct {
     Buf out;             /* the last command's output */
     int have_out;
     const LessonItem *cmd;
+    char *cmd_line;      /* the line it ran (require model runs a load of its own) */
     int cmd_rc;
     int cmd_failure_open;  /* failed, and no expect-error has claimed it yet */
     int gap;             /* command output was shown: narration starts with a blank line */
@@ -572,7 +573,7 @@ static void close_command(Play *p)
         char *msg = e ? e + 7 : line;
         msg[strcspn(msg, "\n")] = 0;
         p->r->n_checks++;
-        fail_check(p, p->cmd, "'%s' failed: %s", p->cmd->text, msg);
+        fail_check(p, p->cmd, "'%s' failed: %s", p->cmd_line, msg);
         free(line);
     }
     p->cmd_failure_open = 0;
@@ -616,6 +617,8 @@ static int run_command(Play *p, const LessonItem *it, const char *line)
         expects_error |= q->kind == LESSON_EXPECT_ERROR;
     if (rc < 0 && expects_error) s->n_failed = failed0;
     p->cmd = it;
+    free(p->cmd_line);
+    p->cmd_line = xstrdup(line);
     p->cmd_rc = rc;
     p->have_out = 1;
     p->cmd_failure_open = rc < 0 && !expects_error;
@@ -639,7 +642,9 @@ static char *out_excerpt(const Buf *b)
 static void check(Play *p, const LessonItem *it)
 {
     const Buf *o = &p->out;
-    const char *cmd = p->cmd ? p->cmd->text : "";
+    const char *cmd = p->cmd_line ? p->cmd_line : "";
+    /* The checks read the plain text the class sees; JSON mode prints something else. */
+    if (p->s->json && it->kind != LESSON_EXPECT_ERROR) return;
     if (it->kind != LESSON_SAVE_OUTPUT) p->r->n_checks++;
     switch (it->kind) {
     case LESSON_EXPECT_CONTAINS:
@@ -771,6 +776,7 @@ int lesson_play(Session *s, Lesson *l, int from, int to, LessonPlay how, LessonR
         }
     }
     if (!r->stopped && !r->skipped) close_command(&p);
+    free(p.cmd_line);
     free(p.out.b);
     return 0;
 }

@@ -26,7 +26,8 @@
  *
  * Checks follow their command directly (blank and comment lines may come between).  TEXT
  * uses the escapes of `prompt` (\n, \", \xHH, ...; wholly quoted text keeps its blanks).  A
- * command that fails without an expect-error after it is a failed check too.  So replaying
+ * command that fails without an expect-error after it is a failed check too.  In JSON mode
+ * only expect-error is checked (the others are about the plain text on screen).  So replaying
  * a lesson in batch mode verifies that what the narration tells the class is on screen.
  *
  * Owns: parsing (a bad file gives one ERR_FORMAT line "FILE:LINE: problem"), reflowing
