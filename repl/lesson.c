@@ -525,7 +525,8 @@ typedef struct {
     char *cmd_line;      /* the line it ran (require model runs a load of its own) */
     int cmd_rc;
     int cmd_failure_open;  /* failed, and no expect-error has claimed it yet */
-    int gap;             /* command output was shown: narration starts with a blank line */
+    int shown;           /* something was shown: the next narration starts with a blank line */
+    int after_narration; /* the last thing shown was narration: a blank line before a command */
 } Play;
 
 static void emit_text(Play *p, const char *text)
@@ -544,6 +545,8 @@ static void emit_text(Play *p, const char *text)
         fputs(text, s->out);
     }
     fflush(s->out);
+    p->shown = 1;
+    p->after_narration = 1;
 }
 
 static void fail_check(Play *p, const LessonItem *it, const char *fmt, ...)
@@ -585,9 +588,11 @@ static int run_command(Play *p, const LessonItem *it, const char *line)
     Session *s = p->s;
     close_command(p);
     if (!p->how.quiet && !s->json) {
-        fprintf(s->out, "lectern> %s\n", line);
+        fprintf(s->out, "%slectern> %s\n", p->after_narration ? "\n" : "", line);
         fflush(s->out);
     }
+    p->shown = 1;
+    p->after_narration = 0;
     p->out.n = 0;
     buf_add(&p->out, "", 0);
     Tee to = { p->how.quiet ? NULL : s->out, &p->out }, te = { p->how.quiet ? NULL : s->err, &p->out };
@@ -717,9 +722,9 @@ static int require_model(Play *p, const LessonItem *it)
     if (s->model) return 0;
     char *m, *t;
     if (!lesson_find_model(&m, &t)) {
-        char *msg = xasprintf("SKIP: lesson %s needs a model and found none (looked for "
+        char *msg = xasprintf("%sSKIP: lesson %s needs a model and found none (looked for "
                               "models/default.safetensors and %s/models/gpt2-tiny); load one, "
-                              "then start the lesson again.\n", p->l->name,
+                              "then start the lesson again.\n", p->shown ? "\n" : "", p->l->name,
                               getenv("LECTERN_SHARED") && *getenv("LECTERN_SHARED")
                                   ? getenv("LECTERN_SHARED") : "../shared");
         emit_text(p, msg);
@@ -730,7 +735,6 @@ static int require_model(Play *p, const LessonItem *it)
     char *qm = session_escape(m, strlen(m)), *qt = t ? session_escape(t, strlen(t)) : NULL;
     char *line = xasprintf("load %s%s%s", qm, qt ? " " : "", qt ? qt : "");
     int rc = run_command(p, it, line);
-    p->gap = 1;
     close_command(p);
     free(line);
     free(qm);
@@ -754,8 +758,7 @@ int lesson_play(Session *s, Lesson *l, int from, int to, LessonPlay how, LessonR
         if (it->kind == LESSON_NARRATION) {
             char *text = lesson_reflow(it->text, s->width < 96 ? s->width : 96);
             if (!s->json) {
-                char *para = xasprintf("%s%s\n", p.gap ? "\n" : "", text);
-                p.gap = 0;
+                char *para = xasprintf("%s%s", p.shown ? "\n" : "", text);
                 emit_text(&p, para);
                 free(para);
             } else {
@@ -764,7 +767,6 @@ int lesson_play(Session *s, Lesson *l, int from, int to, LessonPlay how, LessonR
             free(text);
         } else if (it->kind == LESSON_COMMAND) {
             run_command(&p, it, it->text);
-            p.gap = 1;
         } else if (it->kind == LESSON_REQUIRE_MODEL) {
             if (require_model(&p, it) < 0) break;
         } else if (p.have_out) {

@@ -643,7 +643,9 @@ START_TEST(test_interactive_parts)
     /* begin (lectern --lesson on a terminal): nothing shown, the greeting says Enter */
     ck_assert_int_eq(cmd_lesson_begin(c.s, "alpha"), 0);
     ck_assert(cmd_lesson_waiting(c.s));
-    ck_assert_str_eq(take_out(&c), "");
+    o = take_out(&c);
+    ck_assert_str_eq(o, "");
+    free(o);
     char *g = session_greeting(c.s);
     ck_assert_msg(strstr(g, "Lesson 01-alpha · Three parts.\nPress Enter to begin"), "%s", g);
     free(g);
