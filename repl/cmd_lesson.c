@@ -10,7 +10,6 @@
 
 #include <ctype.h>
 #include <dirent.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@ typedef struct LessonState {
     int next;          /* its next part to show */
     int shown;         /* the part shown last (-1: none yet) */
     char *last;        /* the name of the last lesson that ended, for `lesson next` */
+    int playing;       /* a lesson's commands are running: they may not start lessons */
 } LessonState;
 
 static char *lang_from_env(void)
@@ -112,16 +112,15 @@ static Strs roots(void)
 {
     Strs cand = {0}, out = {0}, real = {0};
     strs_add(&cand, xstrdup("lessons"));
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
+    char *exe = realpath("/proc/self/exe", NULL);
+    if (exe) {
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = 0;
             strs_add(&cand, xasprintf("%s/../share/lectern/lessons", exe));
             strs_add(&cand, xasprintf("%s/../lessons", exe));
         }
+        free(exe);
     }
 #ifdef LECTERN_LESSONS_DIR
     strs_add(&cand, xstrdup(LECTERN_LESSONS_DIR));
@@ -348,12 +347,21 @@ static int check_failures(Session *s, const Lesson *l, const LessonResult *r)
     return 0;
 }
 
+/* Plays sections [from, to) with the guard against a lesson running `lesson`. */
+static void play(Session *s, Lesson *l, int from, int to, LessonPlay how, LessonResult *r)
+{
+    LessonState *st = state(s);
+    st->playing = 1;
+    lesson_play(s, l, from, to, how, r);
+    st->playing = 0;
+}
+
 /* Batch: the whole lesson, straight through. */
 static int run_through(Session *s, Lesson *l)
 {
     banner(s, l);
     LessonResult r;
-    lesson_play(s, l, 0, l->n_sections, (LessonPlay){ .quiet = 0, .checks = 1 }, &r);
+    play(s, l, 0, l->n_sections, (LessonPlay){ .quiet = 0, .checks = 1 }, &r);
     if (!r.stopped) finish(s, l, &r);
     if (!r.skipped && !r.stopped && !r.n_failed) {
         if (is_ru(s)) session_printf(s, "(проверок пройдено: %d)\n", r.n_checks);
@@ -370,7 +378,7 @@ static int show_part(Session *s, int k)
     if (k == 0) banner(s, l);
     else json_put(s, "lesson", json_string(l->name));
     LessonResult r;
-    lesson_play(s, l, k, k + 1, (LessonPlay){ .quiet = 0, .checks = 1 }, &r);
+    play(s, l, k, k + 1, (LessonPlay){ .quiet = 0, .checks = 1 }, &r);
     st->shown = k;
     st->next = k + 1;
     json_put(s, "part", json_integer(k + 1));
@@ -476,6 +484,7 @@ int cmd_lesson(Session *s, const CmdArgs *a)
 {
     LessonState *st = state(s);
     const char *w = a->argc ? a->argv[0].s : NULL;
+    if (st->playing) return ERR(ERR_STATE, "a lesson cannot run the lesson command");
     if (a->argc == 2 && strcmp(w, "lang") != 0)
         return ERR(ERR_ARG, "usage: lesson [NAME|list|next|prev|stop|lang [L]]");
     if (!w) {
@@ -512,7 +521,7 @@ int cmd_lesson(Session *s, const CmdArgs *a)
         if (st->shown <= 0) return ERR(ERR_STATE, "lesson %s: this is the first part", st->cur->name);
         /* Rebuild the state the earlier part starts from: its predecessors, run unseen. */
         LessonResult r;
-        lesson_play(s, st->cur, 0, st->shown - 1, (LessonPlay){ .quiet = 1, .checks = 0 }, &r);
+        play(s, st->cur, 0, st->shown - 1, (LessonPlay){ .quiet = 1, .checks = 0 }, &r);
         return show_part(s, st->shown - 1);
     }
     if (!strcmp(w, "stop")) {

@@ -356,6 +356,8 @@ START_TEST(test_batch_command)
     char *good = put(dir, "good.lesson", k_checks);
     char *bad = put(dir, "bad.lesson", "> set top_k 3\nexpect-contains top_k 9\n");
     char *broken = put(dir, "broken.lesson", "Text\nexpect-lacks x\n");
+    char *loop = put(dir, "loop.lesson", "Again and again.\n> lesson loop.lesson\n> lesson list\n"
+                                         "expect-error cannot run the lesson command\n");
     Cap c;
     cap_open(&c);
     /* batch: pause is a no-op, the whole lesson runs, a summary line ends it */
@@ -391,6 +393,14 @@ START_TEST(test_batch_command)
     free(want);
     free(e);
     free(take_out(&c));
+    /* a lesson cannot start lessons (no recursion), and says so as a failed check */
+    ck_assert_int_eq(chdir(dir), 0);
+    ck_assert_int_lt(session_exec(c.s, "lesson loop.lesson"), 0);
+    e = take_err(&c);
+    ck_assert_msg(strstr(e, "FAIL loop.lesson:2: 'lesson loop.lesson' failed: a lesson cannot run the lesson "
+                            "command\n") && strstr(e, "1 of 2 checks failed"), "%s", e);
+    free(e);
+    free(take_out(&c));
     /* JSON: narration as objects, the command's own result last */
     c.s->json = 1;
     line = xasprintf("lesson %s", good);
@@ -421,6 +431,7 @@ START_TEST(test_batch_command)
     free(good);
     free(bad);
     free(broken);
+    free(loop);
     rm_rf(dir);
     free(dir);
 }
