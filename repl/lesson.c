@@ -524,7 +524,6 @@ typedef struct {
     const LessonItem *cmd;
     char *cmd_line;      /* the line it ran (require model runs a load of its own) */
     int cmd_rc;
-    int cmd_failure_open;  /* failed, and no expect-error has claimed it yet */
     int shown;           /* something was shown: the next narration starts with a blank line */
     int after_narration; /* the last thing shown was narration: a blank line before a command */
 } Play;
@@ -567,26 +566,10 @@ static void fail_check(Play *p, const LessonItem *it, const char *fmt, ...)
     free(msg);
 }
 
-/* A failed command nothing expected: one failed check. */
-static void close_command(Play *p)
-{
-    if (p->cmd_failure_open) {
-        char *line = xstrndup(p->out.b ? p->out.b : "", p->out.n);
-        char *e = strstr(line, "error: ");
-        char *msg = e ? e + 7 : line;
-        msg[strcspn(msg, "\n")] = 0;
-        p->r->n_checks++;
-        fail_check(p, p->cmd, "'%s' failed: %s", p->cmd_line, msg);
-        free(line);
-    }
-    p->cmd_failure_open = 0;
-}
-
 /* Runs one command line with its output captured (and shown unless quiet). */
 static int run_command(Play *p, const LessonItem *it, const char *line)
 {
     Session *s = p->s;
-    close_command(p);
     if (!p->how.quiet && !s->json) {
         fprintf(s->out, "%slectern> %s\n", p->after_narration ? "\n" : "", line);
         fflush(s->out);
@@ -626,7 +609,17 @@ static int run_command(Play *p, const LessonItem *it, const char *line)
     p->cmd_line = xstrdup(line);
     p->cmd_rc = rc;
     p->have_out = 1;
-    p->cmd_failure_open = rc < 0 && !expects_error;
+    if (rc < 0 && !expects_error) {
+        /* What follows builds on this command: the lesson stops here, as one failed check. */
+        char *text = xstrndup(p->out.b ? p->out.b : "", p->out.n);
+        char *e = strstr(text, "error: ");
+        char *msg = e ? e + 7 : text;
+        msg[strcspn(msg, "\n")] = 0;
+        p->r->n_checks++;
+        fail_check(p, it, "'%s' failed: %s (the lesson stops here)", line, msg);
+        free(text);
+        p->r->stopped = 1;
+    }
     return rc;
 }
 
@@ -678,7 +671,6 @@ static void check(Play *p, const LessonItem *it)
         if (p->cmd_rc == 0) {
             fail_check(p, it, "expect-error: '%s' succeeded", cmd);
         } else {
-            p->cmd_failure_open = 0;
             if (it->text && !has_bytes(o, it->text, it->len)) {
                 char *q = session_quote_bytes(it->text, it->len), *x = out_excerpt(o);
                 fail_check(p, it, "expect-error %s: '%s' failed otherwise: %s", q, cmd, x);
@@ -735,13 +727,11 @@ static int require_model(Play *p, const LessonItem *it)
     char *qm = session_escape(m, strlen(m)), *qt = t ? session_escape(t, strlen(t)) : NULL;
     char *line = xasprintf("load %s%s%s", qm, qt ? " " : "", qt ? qt : "");
     int rc = run_command(p, it, line);
-    close_command(p);
     free(line);
     free(qm);
     free(qt);
     free(m);
     free(t);
-    if (rc < 0) p->r->stopped = 1;
     return rc < 0 ? -1 : 0;
 }
 
@@ -754,7 +744,6 @@ int lesson_play(Session *s, Lesson *l, int from, int to, LessonPlay how, LessonR
     if (!l->saved) l->saved = xcalloc((size_t)l->n_items + 1, sizeof *l->saved);
     for (int i = l->section[from]; from < to && i < l->section[to]; i++) {
         const LessonItem *it = &l->items[i];
-        if (!is_check(it->kind)) close_command(&p);
         if (it->kind == LESSON_NARRATION) {
             char *text = lesson_reflow(it->text, s->width < 96 ? s->width : 96);
             if (!s->json) {
@@ -772,12 +761,11 @@ int lesson_play(Session *s, Lesson *l, int from, int to, LessonPlay how, LessonR
         } else if (p.have_out) {
             check(&p, it);
         }
-        if (session_interrupt || s->quit) {
+        if (session_interrupt || s->quit || r->stopped) {
             r->stopped = 1;
             break;
         }
     }
-    if (!r->stopped && !r->skipped) close_command(&p);
     free(p.cmd_line);
     free(p.out.b);
     return 0;

@@ -26,7 +26,8 @@
  *
  * Checks follow their command directly (blank and comment lines may come between).  TEXT
  * uses the escapes of `prompt` (\n, \", \xHH, ...; wholly quoted text keeps its blanks).  A
- * command that fails without an expect-error after it is a failed check too.  In JSON mode
+ * command that fails without an expect-error after it is a failed check too, and stops the
+ * lesson (what follows builds on it).  In JSON mode
  * only expect-error is checked (the others are about the plain text on screen).  So replaying
  * a lesson in batch mode verifies that what the narration tells the class is on screen.
  *
@@ -92,7 +93,7 @@ typedef struct {
     int n_checks;       /* checks evaluated */
     int n_failed;       /* of those, failed (a command failing unexpectedly counts as one) */
     int skipped;        /* `require model` found none: the rest was not run */
-    int stopped;        /* Ctrl-C or `quit` stopped the run */
+    int stopped;        /* Ctrl-C, `quit` or a command failing unexpectedly stopped the run */
 } LessonResult;
 
 /* Plays sections [from, to) of l into s: narration reflowed to s->width on s->out (in

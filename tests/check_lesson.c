@@ -317,11 +317,13 @@ START_TEST(test_play_failures)
                          "> set top_k 3\n"
                          "expect-different a\n"            /* 7: wrong */
                          "expect-error\n"                  /* 8: wrong: it succeeded */
-                         "> set frob 1\n"                  /* 9: fails, nothing expected it */
                          "> set top_k 5\n"
-                         "expect-same a\n"                 /* 11: wrong */
+                         "expect-same a\n"                 /* 10: wrong */
                          "> set frob 2\n"
-                         "expect-error no such thing\n");  /* 13: fails otherwise */
+                         "expect-error no such thing\n"    /* 12: fails otherwise */
+                         "> set frob 1\n"                  /* 13: fails, nothing expected it */
+                         "expect-contains top_k\n"         /* not evaluated: the lesson stopped */
+                         "> set top_k 9\n");               /* not run */
     LessonResult r;
     lesson_play(c.s, l, 0, l->n_sections, (LessonPlay){ .checks = 1 }, &r);
     char *e = take_err(&c), *o = take_out(&c);
@@ -333,14 +335,19 @@ START_TEST(test_play_failures)
         "FAIL dir/bad.lesson:4: expect-match ^top_p: no line of the output of 'set top_k 3' matches",
         "FAIL dir/bad.lesson:7: expect-different a: the output of 'set top_k 3' is the same\n",
         "FAIL dir/bad.lesson:8: expect-error: 'set top_k 3' succeeded\n",
-        "FAIL dir/bad.lesson:9: 'set frob 1' failed: unknown setting 'frob'",
-        "FAIL dir/bad.lesson:11: expect-same a: the output of 'set top_k 5' differs from it\n",
-        "FAIL dir/bad.lesson:13: expect-error \"no such thing\": 'set frob 2' failed otherwise",
+        "FAIL dir/bad.lesson:10: expect-same a: the output of 'set top_k 5' differs from it\n",
+        "FAIL dir/bad.lesson:12: expect-error \"no such thing\": 'set frob 2' failed otherwise",
+        "FAIL dir/bad.lesson:13: 'set frob 1' failed: unknown setting 'frob' (temperature, top_k, top_p, "
+        "seed) (the lesson stops here)\n",
     };
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
         ck_assert_msg(strstr(e, lines[i]) != NULL, "missing '%s' in:\n%s", lines[i], e);
-    /* the run went on after each failure */
+    /* the run went on after each failed check, and stopped at the failed command */
     ck_assert(strstr(o, "lectern> set frob 2") != NULL);
+    ck_assert(strstr(o, "lectern> set frob 1") != NULL);
+    ck_assert(strstr(o, "set top_k 9") == NULL);
+    ck_assert(r.stopped);
+    ck_assert_int_eq(c.s->params.top_k, 5);
     /* the unexpected failure counts as a failed command; the expected one does not */
     ck_assert_int_eq(c.s->n_failed, 1);
     free(e);
@@ -356,8 +363,7 @@ START_TEST(test_batch_command)
     char *good = put(dir, "good.lesson", k_checks);
     char *bad = put(dir, "bad.lesson", "> set top_k 3\nexpect-contains top_k 9\n");
     char *broken = put(dir, "broken.lesson", "Text\nexpect-lacks x\n");
-    char *loop = put(dir, "loop.lesson", "Again and again.\n> lesson loop.lesson\n> lesson list\n"
-                                         "expect-error cannot run the lesson command\n");
+    char *loop = put(dir, "loop.lesson", "Again and again.\n> lesson loop.lesson\n");
     Cap c;
     cap_open(&c);
     /* batch: pause is a no-op, the whole lesson runs, a summary line ends it */
@@ -398,7 +404,7 @@ START_TEST(test_batch_command)
     ck_assert_int_lt(session_exec(c.s, "lesson loop.lesson"), 0);
     e = take_err(&c);
     ck_assert_msg(strstr(e, "FAIL loop.lesson:2: 'lesson loop.lesson' failed: a lesson cannot run the lesson "
-                            "command\n") && strstr(e, "1 of 2 checks failed"), "%s", e);
+                            "command (the lesson stops here)\n") && strstr(e, "1 of 1 checks failed"), "%s", e);
     free(e);
     free(take_out(&c));
     /* JSON: narration as objects, the command's own result last */
@@ -780,6 +786,7 @@ START_TEST(test_require_model_found)
     e = take_err(&c);
     ck_assert_msg(strstr(e, "FAIL ") && strstr(e, "needs.lesson:1: 'load \"models/default.safetensors\"' failed"),
                   "%s", e);
+    ck_assert(!strstr(e, "needs.lesson:3"));   /* stopped: the prompt's check never ran */
     free(e);
     free(take_out(&c));
     cap_close(&c);
