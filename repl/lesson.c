@@ -691,7 +691,7 @@ static void check(Play *p, const LessonItem *it)
                 was = p->l->saved[i];
         if (!was) {
             fail_check(p, it, "%s %s: the output saved under that name was not recorded in this run "
-                       "(its section was skipped)", it->kind == LESSON_EXPECT_SAME ? "expect-same"
+                       "(its part was not played)", it->kind == LESSON_EXPECT_SAME ? "expect-same"
                        : "expect-different", it->text);
             break;
         }
