@@ -12,6 +12,7 @@
  */
 #include "repl/commands.h"
 #include "repl/cmd_attention.h"
+#include "repl/cmd_lesson.h"
 #include "repl/screen.h"
 
 #include <ctype.h>
@@ -951,6 +952,17 @@ const Command commands_table[] = {
       "the effective rank: the fewest singular values holding 90% and 99% of the energy.\n"
       "A low rank is what Linformer's projections bet on.",
       2, 2, 0, COMPLETE_NONE, cmd_svd },
+    { "lesson", "[NAME|list|next|prev|stop]", "play a lesson: narration, commands, pauses",
+      "lesson NAME starts a lesson script (NAME: 01, generation or 01-generation, or a\n"
+      "path to a .lesson file): it prints the narration and runs the commands, with their\n"
+      "output.  At the prompt it stops at each pause: Enter on an empty line or lesson next\n"
+      "goes on, lesson prev shows the part before again, lesson stop leaves.  In batch mode\n"
+      "it runs straight through and checks every expect-... line in it, failing when one\n"
+      "fails.  lesson list shows the lessons of the language (lesson lang L sets it: en,\n"
+      "ru; by default from --lang, LC_ALL or LANG).  Lessons are looked up in ./lessons and\n"
+      "beside the program; man lectern describes the file format.\n"
+      "  lesson 01      lesson list      lesson lang ru      lesson lessons/en/03-sparse.lesson",
+      0, 2, 0, COMPLETE_LESSON, cmd_lesson },
     { "quit", "", "leave lectern (Ctrl-D too)",
       "Leaves lectern.  The command history is kept for the next session.",
       0, 0, 0, COMPLETE_NONE, cmd_quit },

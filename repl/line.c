@@ -22,6 +22,7 @@
 
 #include "engine/err.h"
 #include "repl/cmd_attention.h"
+#include "repl/cmd_lesson.h"
 #include "repl/commands.h"
 #include "viz/layout.h"
 
@@ -179,6 +180,13 @@ char **line_complete(const char *line, const char *text, int start)
                 for (; *w; w++) add_prefixed(&l, text, *w);
             }
             break;
+        case COMPLETE_LESSON:
+            if (word == 1) {
+                char **w = cmd_lesson_words();
+                for (char **x = w; x && *x; x++) add_prefixed(&l, text, *x), free(*x);
+                free(w);
+            }
+            break;
         case COMPLETE_NONE:
             break;
         }
@@ -249,7 +257,8 @@ static void on_line(char *line)
     }
     update_width(g_session);
     session_interrupt = 0;
-    session_exec(g_session, line);
+    /* Enter on an empty line goes on with a lesson waiting at a pause */
+    session_exec(g_session, *p || !cmd_lesson_waiting(g_session) ? line : "lesson next");
     session_interrupt = 0;
     free(line);
     if (g_session->quit) {

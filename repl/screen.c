@@ -23,6 +23,7 @@
 
 #include "engine/err.h"
 #include "engine/gen.h"
+#include "repl/cmd_lesson.h"
 #include "repl/line.h"
 #include "viz/crt.h"
 #include "viz/export.h"
@@ -411,6 +412,8 @@ static void on_line(char *line)
             if (sc.history) append_history(1, sc.history);
         }
         exec_line(line);
+    } else if (cmd_lesson_waiting(sc.s)) {
+        exec_line("lesson next");   /* Enter goes on with a lesson waiting at a pause */
     }
     free(line);
 }
