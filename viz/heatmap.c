@@ -389,21 +389,25 @@ static int clampi(int v, int lo, int hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* What the window shows, when it is not simply the whole matrix one token per cell. */
-static char *window_text(const VizOpts *o, int n, int bs, int r0, int vr, int c0, int vc, int nb)
+/* What the window shows, when it is not simply the whole matrix one token per cell:
+ * *extent the rows and columns ("rows 20-33, cols 10-28 of 40", NULL when all are shown
+ * unzoomed), *how the cells ("zoom 1: a token per cell", "blocks 2×2, max", or NULL). */
+static void window_text(const VizOpts *o, int n, int bs, int r0, int vr, int c0, int vc, int nb,
+                        char **extent, char **how)
 {
     const char *pool = o->pool == VIZ_POOL_MEAN ? "mean of unmasked" : "max";
-    if (o->zoom <= 0 && vr == nb && vc == nb)
-        return bs > 1 ? xasprintf("blocks %d×%d, %s", bs, bs, pool) : NULL;
+    *extent = *how = NULL;
+    if (o->zoom <= 0 && vr == nb && vc == nb) {
+        if (bs > 1) *how = xasprintf("blocks %d×%d, %s", bs, bs, pool);
+        return;
+    }
     int rlo = r0 * bs, rhi = (r0 + vr) * bs - 1, clo = c0 * bs, chi = (c0 + vc) * bs - 1;
     if (rhi > n - 1) rhi = n - 1;
     if (chi > n - 1) chi = n - 1;
-    char *zoom = o->zoom <= 0 ? xasprintf("fit, blocks %d×%d, %s", bs, bs, pool)
-               : bs == 1 ? xstrdup("zoom 1: a token per cell")
-                         : xasprintf("zoom %d: blocks %d×%d, %s", bs, bs, bs, pool);
-    char *s = xasprintf("rows %d-%d, cols %d-%d of %d · %s", rlo, rhi, clo, chi, n, zoom);
-    free(zoom);
-    return s;
+    *extent = xasprintf("rows %d-%d, cols %d-%d of %d", rlo, rhi, clo, chi, n);
+    *how = o->zoom <= 0 ? xasprintf("fit, blocks %d×%d, %s", bs, bs, pool)
+         : bs == 1 ? xstrdup("zoom 1: a token per cell")
+                   : xasprintf("zoom %d: blocks %d×%d, %s", bs, bs, bs, pool);
 }
 
 int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGeo *geo)
@@ -449,10 +453,10 @@ int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGe
                                              HEATMAP_HIDDEN_GLYPH) : NULL;
     char *below = (o->mass > 0 && o->mass < 1) ? xasprintf("%s = below %g%% of row mass", HEATMAP_BELOW_GLYPH,
                                                            (double)o->mass * 100.0) : NULL;
-    char *longest = xasprintf("rows %d-%d, cols %d-%d of %d · zoom %d: blocks %d×%d, mean of unmasked",
-                              n, n, n, n, n, n, n, n);
-    const char *lparts[] = {scale, masked, pruned, longest, hidden, below};
-    enum { NLPARTS = 6 };
+    char *longest1 = xasprintf("rows %d-%d, cols %d-%d of %d", n, n, n, n, n);
+    char *longest2 = xasprintf("zoom %d: blocks %d×%d, mean of unmasked", n, n, n);
+    const char *lparts[] = {scale, masked, pruned, longest1, longest2, hidden, below};
+    enum { NLPARTS = 7 };
     int has_cursor = o->cur_q >= 0 && o->cur_k >= 0 && o->cur_q < n && o->cur_k < n;
     int legend_max = canvas_parts_lines(r.w, lparts, NLPARTS, "; ");
     int reserve_bottom = legend_max + has_cursor;
@@ -561,14 +565,18 @@ int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGe
     }
 
     /* legend, with what the window shows */
-    char *win = window_text(o, n, bs, r0, vr, c0, vc, nb);
-    lparts[3] = win;
+    char *extent, *how;
+    window_text(o, n, bs, r0, vr, c0, vc, nb, &extent, &how);
+    lparts[3] = extent;
+    lparts[4] = how;
     if (y < r.y + r.h) y += canvas_put_parts(c, r, y, lparts, NLPARTS, "; ", ROLE_DIM, 0);
     free(scale);
     free(masked);
     free(pruned);
-    free(longest);
-    free(win);
+    free(longest1);
+    free(longest2);
+    free(extent);
+    free(how);
     free(hidden);
     free(below);
 

@@ -926,8 +926,8 @@ int layout_attn_opts(VizOpts *o, const Trace *t, int layer, int argc, const char
         o->head = v;
         head_given = 1;
     } else {
-        *msg = xasprintf("attn: head '%s' is not in 0..%d (or mean, max, rollout)", argv[0],
-                         t->n_head > 0 ? t->n_head - 1 : 0);
+        *msg = xasprintf("head H must be an integer from 0 to %d (or mean, max, rollout), got '%s'",
+                         t->n_head > 0 ? t->n_head - 1 : 0, argv[0]);
         return -1;
     }
     int agg_given = !head_given;

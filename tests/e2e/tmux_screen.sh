@@ -60,7 +60,7 @@ expect_not() { ! screen | grep -qE -- "$1" || fail "$2 (a line matches: $1)"; }
 send() { T send-keys -t t "$@"; }
 cmd() { send -l -- "$1"; send Enter; }
 # focus moves are confirmed by the key help line before more keys are sent
-to_panes() { send Escape; wait_for '^arrows cursor · Enter lock|^model view · arrows|^← → scrub|^↑ ↓' || true; }
+to_panes() { send Escape; wait_for '^arrows cursor · |^model view · arrows|^← → scrub|^↑ ↓' || true; }
 to_repl() { send Escape; wait_for '^Esc/F6 panes · F5 step' || true; }
 
 export LC_ALL=C.UTF-8
