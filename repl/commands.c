@@ -55,6 +55,7 @@ static int need_tokenizer(const Session *s)
 /* Parses a whole word as an integer in [lo, hi]. */
 static int arg_long(const CmdArg *a, const char *what, long lo, long hi, long *out)
 {
+    *out = 0;  /* callers check the status; this keeps -O3's flow analysis quiet */
     char *end;
     errno = 0;
     long v = strtol(a->s, &end, 10);
@@ -68,6 +69,7 @@ static int arg_long(const CmdArg *a, const char *what, long lo, long hi, long *o
 
 static int arg_double(const CmdArg *a, const char *what, double *out)
 {
+    *out = 0;  /* callers check the status; this keeps -O3's flow analysis quiet */
     char *end;
     errno = 0;
     double v = strtod(a->s, &end);

@@ -23,6 +23,7 @@
 #include "repl/screen.h"
 #include "repl/session.h"
 #include "repl/subcmd.h"
+#include "repl/subcmd_train.h"
 
 static void usage(FILE *f)
 {
@@ -82,6 +83,10 @@ static int terminal_width(void)
 int main(int argc, char **argv)
 {
     if (argc > 1 && subcmd_is(argv[1])) return subcmd_run(argc - 1, argv + 1);
+    if (argc > 1 && subcmd_train_is(argv[1])) {
+        err_install_gsl_handler();
+        return subcmd_train_run(argc - 1, argv + 1);
+    }
 
     enum { OPT_PLAIN = 256, OPT_JSON };
     static const struct option opts[] = {
