@@ -417,10 +417,26 @@ static void exec_line(const char *line)
     s->width = o.w >= 20 ? o.w : sc.wb->cols >= 20 ? sc.wb->cols : 80;
     session_interrupt = 0;
     sc_sigint = 0;
+    /* what the context was, to tell afterwards whether the command replaced it */
+    const Trace *t = session_trace(s);
+    int n0 = t->n;
+    int *ctx0 = n0 > 0 ? xmalloc(sizeof(int) * (size_t)n0) : NULL;
+    if (n0 > 0) memcpy(ctx0, t->tokens, sizeof(int) * (size_t)n0);
     double t0 = now_ms();
     sc.running = 1;
     sc.last_live = t0;
     session_exec(s, line);
+    /* A scrubbed step belongs to the context it was taken in: when the command rewrote
+     * the tokens up to it (prompt, load, reset, back past it), the strip follows the latest
+     * step again, so a later `step` or `force` does not branch at a position in another
+     * text.  A picked candidate belongs to the distribution it was picked from. */
+    t = session_trace(s);
+    int scrub = sc.wb->o.step;
+    if (scrub >= 0 && (t->n <= scrub || scrub >= n0 ||
+                       memcmp(ctx0, t->tokens, sizeof(int) * (size_t)(scrub + 1)) != 0))
+        sc.wb->o.step = -1;
+    if (t->n != n0 || (n0 > 0 && memcmp(ctx0, t->tokens, sizeof(int) * (size_t)n0) != 0)) sc.wb->o.cand = -1;
+    free(ctx0);
     if (live) {
         fclose(live);
         s->out = old_out;

@@ -493,9 +493,13 @@ int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGe
     int LH = 1;
     if (bs == 1) {
         LH = maxlw < (o->presenter ? 8 : 5) ? maxlw : (o->presenter ? 8 : 5);
-        /* fit: all rows must fit, so labels shorten; zoomed: rows scroll, labels stay */
-        int want = o->zoom <= 0 ? nb : 3;
-        if (!unlimited && want + LH > avail_h) LH = avail_h - want > 1 ? avail_h - want : 1;
+        /* fit: all rows must fit, so labels shorten; zoomed: rows scroll, and the labels
+         * take at most a third of the height */
+        if (o->zoom <= 0) {
+            if (!unlimited && nb + LH > avail_h) LH = avail_h - nb > 1 ? avail_h - nb : 1;
+        } else if (!unlimited && LH > avail_h / 3) {
+            LH = avail_h / 3 > 1 ? avail_h / 3 : 1;
+        }
     }
     int cap_r = unlimited ? nb : avail_h - LH;
     if (cap_r < 1) cap_r = 1;

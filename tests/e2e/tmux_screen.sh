@@ -211,8 +211,12 @@ wait_for 'branching at the scrubbed position 3: dropped its token' || true
 wait_for 'tokens · 4 \(2 prompt \+ 2 generated\)' || true
 expect 'step 3 ▸ .*\(forced\)' "Enter forced the picked candidate at position 3"
 to_repl
+# a new prompt ends the scrub: the position belonged to the old text
+cmd "view step 2"
+wait_for '^scrubbed back to position 2 of 4' || true
 cmd "prompt Hello world, привет мир"
 wait_for 'tokens · [0-9]+ \([0-9]+ prompt \+ 0 generated\)' || true
+expect_not '^scrubbed back' "a new prompt follows the latest step again"
 
 # resize: one column on a narrow terminal, the lens pane gone
 T resize-window -t t -x 72 -y 26
