@@ -44,8 +44,9 @@
 #define L2_MAGIC 0x616b3432u
 #define L2_EXPORT_HEADER 256
 #define L2_LEGACY_HEADER 28
-/* 1: Q8_0 matrices also get a dequantised float copy in Linear.w (see take_q8). */
-#define L2_Q8_FLOAT_COPY 1
+/* 1: Q8_0 matrices also get a dequantised float copy in Linear.w (see take_q8).  0: the
+ * forward pass runs them as int8 (model.c linear_forward), as runq.c does. */
+#define L2_Q8_FLOAT_COPY 0
 /* Dimensions beyond this are not a checkpoint but garbage (probe only; loads check sizes). */
 #define L2_PLAUSIBLE (1 << 24)
 
