@@ -99,12 +99,14 @@ static void add_files(List *l, const char *text)
 /* `view WHAT VALUE`: the options (viz/layout.c's view commands) and their values. */
 static const char *const view_keys[] = { "layer", "head", "pane", "model", "agg", "pool", "scale",
                                          "hide-first", "mass", "step", "cursor", "lock", "ids",
-                                         "lens-layer", NULL };
+                                         "lens-layer", "zoom", "scroll", "cand", NULL };
 static const char *const on_off[] = { "on", "off", NULL };
 static const char *const view_agg[] = { "head", "mean", "max", "rollout", NULL };
 static const char *const view_pool[] = { "max", "mean", NULL };
 static const char *const view_scale[] = { "linear", "log", NULL };
 static const char *const view_step[] = { "latest", NULL };
+static const char *const view_zoom[] = { "fit", "in", "out", "1", NULL };
+static const char *const view_cand[] = { "none", NULL };
 
 static void add_view_values(List *l, const char *text, const char *key)
 {
@@ -120,6 +122,8 @@ static void add_view_values(List *l, const char *text, const char *key)
     else if (!strcmp(key, "pool")) v = view_pool;
     else if (!strcmp(key, "scale")) v = view_scale;
     else if (!strcmp(key, "step")) v = view_step;
+    else if (!strcmp(key, "zoom")) v = view_zoom;
+    else if (!strcmp(key, "cand")) v = view_cand;
     for (; v && *v; v++) add_prefixed(l, text, *v);
 }
 
