@@ -224,15 +224,17 @@ static void bpe_word(Bpe *b, const char *s, size_t n, TokIds *out)
     tokenizer_ids_append(&b->cache_ids, out->v + start, k);
 }
 
-/* Pre-tokenizes a run of well-formed UTF-8 (checked by the caller, hence NO_UTF_CHECK). */
-static int bpe_run(Bpe *b, const char *s, size_t n, TokIds *out)
+/* Pre-tokenizes a run of well-formed UTF-8 (checked by the caller, hence NO_UTF_CHECK),
+ * handing each pre-token to fn. */
+static int pretok_run(const pcre2_code *re, pcre2_match_data *md, const char *s, size_t n,
+                      BpePieceFn fn, void *ctx)
 {
     size_t off = 0;
     while (off < n) {
-        int rc = pcre2_match(b->re, (PCRE2_SPTR)s, n, off, PCRE2_NO_UTF_CHECK, b->md, NULL);
+        int rc = pcre2_match(re, (PCRE2_SPTR)s, n, off, PCRE2_NO_UTF_CHECK, md, NULL);
         size_t end;
         if (rc > 0) {
-            end = pcre2_get_ovector_pointer(b->md)[1];
+            end = pcre2_get_ovector_pointer(md)[1];
         } else if (rc == PCRE2_ERROR_NOMATCH) {
             end = off; /* cannot happen: some alternative matches any character */
         } else {
@@ -245,15 +247,17 @@ static int bpe_run(Bpe *b, const char *s, size_t n, TokIds *out)
             size_t k = tokenizer_utf8_decode(s + off, n - off, &cp);
             end = off + (k ? k : 1);
         }
-        bpe_word(b, s + off, end - off, out);
+        if ((rc = fn(ctx, s + off, end - off))) return rc;
         off = end;
     }
     return 0;
 }
 
-static int bpe_encode(Tokenizer *t, const char *text, size_t len, TokIds *out)
+/* The whole text: runs of well-formed UTF-8 through the pattern, every other byte a
+ * pre-token of its own (whose one-byte token is then the byte's token). */
+static int pretok_text(const pcre2_code *re, pcre2_match_data *md, const char *text, size_t len,
+                       BpePieceFn fn, void *ctx)
 {
-    Bpe *b = t->impl;
     size_t i = 0;
     while (i < len) {
         size_t j = i;
@@ -268,13 +272,36 @@ static int bpe_encode(Tokenizer *t, const char *text, size_t len, TokIds *out)
             j += k;
         }
         if (j > i) {
-            int rc = bpe_run(b, text + i, j - i, out);
-            if (rc < 0) return rc;
+            int rc = pretok_run(re, md, text + i, j - i, fn, ctx);
+            if (rc) return rc;
         }
-        if (j < len) tokenizer_ids_push(out, b->byte_id[(unsigned char)text[j++]]);
+        if (j < len) {
+            int rc = fn(ctx, text + j, 1);
+            if (rc) return rc;
+            j++;
+        }
         i = j;
     }
     return 0;
+}
+
+typedef struct {
+    Bpe *b;
+    TokIds *out;
+} EncodeCtx;
+
+static int encode_piece(void *ctx, const char *s, size_t n)
+{
+    EncodeCtx *e = ctx;
+    bpe_word(e->b, s, n, e->out);
+    return 0;
+}
+
+static int bpe_encode(Tokenizer *t, const char *text, size_t len, TokIds *out)
+{
+    Bpe *b = t->impl;
+    EncodeCtx e = {b, out};
+    return pretok_text(b->re, b->md, text, len, encode_piece, &e);
 }
 
 /* ---- export ---- */
@@ -418,7 +445,7 @@ static int load_vocab(Tokenizer *t, Bpe *b, const char *text, size_t len, const 
                      (long long)json_integer_value(val));
         } else {
             size_t id = (size_t)json_integer_value(val);
-            uint32_t bad;
+            uint32_t bad = 0;
             bytes[id] = xmalloc(klen);
             long k = spelling_to_bytes(b, key, klen, bytes[id], &bad);
             if (k < 0)
@@ -453,7 +480,7 @@ done:
 static int merge_part(const Tokenizer *t, const Bpe *b, const char *s, size_t len, char *scratch,
                       const char *origin, long line)
 {
-    uint32_t bad;
+    uint32_t bad = 0;
     long k = spelling_to_bytes(b, s, len, scratch, &bad);
     char *q = tokenizer_quote(s, len);
     int rc;
@@ -542,23 +569,37 @@ static int load_merges(Tokenizer *t, Bpe *b, const char *text, size_t len, const
     return rc;
 }
 
-static int compile_pattern(Bpe *b)
+static int pretok_compile(pcre2_code **re, pcre2_match_data **md)
 {
     int code;
     PCRE2_SIZE at;
     /* ANCHORED at compile time (JIT keeps working, unlike a match-time ANCHORED): every match
      * starts where the previous one ended, as in a findall over the whole text. */
-    b->re = pcre2_compile((PCRE2_SPTR)BPE_PATTERN, PCRE2_ZERO_TERMINATED,
-                          PCRE2_UTF | PCRE2_UCP | PCRE2_ANCHORED, &code, &at, NULL);
-    if (!b->re) {
+    *re = pcre2_compile((PCRE2_SPTR)BPE_PATTERN, PCRE2_ZERO_TERMINATED,
+                        PCRE2_UTF | PCRE2_UCP | PCRE2_ANCHORED, &code, &at, NULL);
+    if (!*re) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(code, msg, sizeof msg);
         return ERR(ERR_UNSUPPORTED, "pre-tokenizer: PCRE2 cannot compile GPT-2's pattern: %s",
                    (const char *)msg);
     }
-    (void)pcre2_jit_compile(b->re, PCRE2_JIT_COMPLETE); /* without JIT: slower, same result */
-    b->md = pcre2_match_data_create_from_pattern(b->re, NULL);
+    (void)pcre2_jit_compile(*re, PCRE2_JIT_COMPLETE); /* without JIT: slower, same result */
+    *md = pcre2_match_data_create_from_pattern(*re, NULL);
     return 0;
+}
+
+static int compile_pattern(Bpe *b) { return pretok_compile(&b->re, &b->md); }
+
+int bpe_pretokenize(const char *text, size_t len, BpePieceFn fn, void *ctx)
+{
+    pcre2_code *re;
+    pcre2_match_data *md;
+    int rc = pretok_compile(&re, &md);
+    if (rc) return rc;
+    rc = pretok_text(re, md, text, len, fn, ctx);
+    pcre2_match_data_free(md);
+    pcre2_code_free(re);
+    return rc;
 }
 
 int bpe_new(Tokenizer **out, const char *vocab_json, size_t vocab_len, const char *vocab_origin,

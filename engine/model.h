@@ -53,6 +53,13 @@ typedef struct {
     int ld;            /* row stride of w in floats (in for W_OUT_IN, out for W_IN_OUT when
                           unfused; 3C for a column block of HF's fused c_attn) */
     WeightLayout layout;
+    /* Q8_0 weights (llama2.c export version 2), or NULL: then w is used.  When set, w may be
+     * NULL, layout is W_OUT_IN with ld == in, and in % q8_group == 0: row i, group g has
+     * int8 values wq8[i*in + g*q8_group ...] and scale wq8_scale[i*in/q8_group + g].
+     * matmul_q8_forward (engine/q8.h) computes with them. */
+    const int8_t *wq8;       /* (out, in) */
+    const float *wq8_scale;  /* (out, in / q8_group) */
+    int q8_group;
 } Linear;
 
 typedef struct {
@@ -113,6 +120,8 @@ typedef struct {
     float *hb2;         /* (chunk, H) */
     float *att;         /* (max(chunk, NH), max_T) attention scores scratch */
     float *logits;      /* (chunk, Vp) */
+    int8_t *xq;         /* (chunk, max(C, H)) an input quantised for Q8_0 weights */
+    float *xs;          /* (chunk, max(C, H)) its group scales (at most one per value) */
     float *kscratch;    /* scratch of a non-exact attention kernel, grown on first use */
     size_t kscratch_n;
     int nthreads;

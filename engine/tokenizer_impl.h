@@ -111,4 +111,11 @@ int bpe_new(Tokenizer **out, const char *vocab_json, size_t vocab_len, const cha
             const char *merges, size_t merges_len, const char *merges_origin);
 int chartok_new(Tokenizer **out, const char *alphabet, size_t len);
 
+/* GPT-2's pre-tokenizer on its own (bpe.c), for training a BPE on the same split that
+ * encoding uses: fn(ctx, piece, n) is called for each pre-token of text[0..len) in order
+ * (a byte that does not start well-formed UTF-8 is a piece of its own).  Returns 0, the
+ * first nonzero value fn returned, or a negative ERR_* from PCRE2. */
+typedef int (*BpePieceFn)(void *ctx, const char *s, size_t n);
+int bpe_pretokenize(const char *text, size_t len, BpePieceFn fn, void *ctx);
+
 #endif

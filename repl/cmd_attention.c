@@ -90,6 +90,7 @@ static int need_context(const Session *s)
 
 static int parse_index(const char *w, const char *what, long lo, long hi, long *out)
 {
+    *out = 0;  /* callers check the status; this keeps -O3's flow analysis quiet */
     char *end;
     errno = 0;
     long v = strtol(w, &end, 10);

@@ -23,17 +23,20 @@
 
 #include "engine/err.h"
 #include "engine/gen.h"
+#include "engine/llama2c.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
+#include "engine/sptok.h"
 #include "engine/tokenizer.h"
 
-const char subcmd_summary[] = "logits, generate, tokenize, attention, init, pattern, kernel";
+const char subcmd_summary[] = "logits, generate, tokenize, attention, init, convert, pattern, kernel";
 
 /* Every option any subcommand takes; each subcommand lists the ones it accepts. */
 enum {
     OPT_MODEL = 'm', OPT_HELP = 'h', OPT_VERSION = 'V',
     OPT_TOKENIZER = 256, OPT_TOKENS, OPT_TEXT, OPT_PROMPT, OPT_STEPS, OPT_TEMPERATURE,
     OPT_TOP_K, OPT_TOP_P, OPT_SEED, OPT_STATS, OPT_IDS, OPT_LAYER, OPT_HEAD, OPT_OUT,
+    OPT_COMPAT, OPT_FORMAT,
 };
 
 static const struct option all_options[] = {
@@ -52,13 +55,16 @@ static const struct option all_options[] = {
     { "layer", required_argument, NULL, OPT_LAYER },
     { "head", required_argument, NULL, OPT_HEAD },
     { "out", required_argument, NULL, OPT_OUT },
+    { "compat", required_argument, NULL, OPT_COMPAT },
+    { "format", required_argument, NULL, OPT_FORMAT },
     { "help", no_argument, NULL, OPT_HELP },
     { "version", no_argument, NULL, OPT_VERSION },
     { NULL, 0, NULL, 0 },
 };
 
 typedef struct {
-    const char *model, *tokenizer, *tokens, *text, *prompt, *out;
+    const char *model, *tokenizer, *tokens, *text, *prompt, *out, *format;
+    int compat_llama2c;
     long steps, top_k, layer, head;
     double temperature, top_p;
     unsigned long seed;
@@ -284,10 +290,58 @@ static int run_attention(const Opts *o)
 
 static void print_bytes_raw(const char *b, size_t n) { fwrite(b, 1, n, stdout); }
 
+/* --compat llama2c: run.c's own loop and printing (llama2c_generate).  Temperature 0 picks
+ * the argmax as run.c does; otherwise Lectern's sampler draws (run.c's xorshift stream is
+ * not reproduced, so only greedy output is byte-identical to run.c's). */
+static int pick_sampled(const float *logits, int vocab, void *ctx)
+{
+    return sampler_sample(ctx, logits, vocab, NULL, NULL);
+}
+
+static void emit_stdout(const char *bytes, size_t len, void *ctx)
+{
+    (void)ctx;
+    fwrite(bytes, 1, len, stdout);
+    fflush(stdout);
+}
+
+static int run_generate_llama2c(const Opts *o)
+{
+    Model *m = NULL;
+    if (model_load(&m, o->model, o->tokenizer) < 0) return fail();
+    SamplerParams p = SAMPLER_DEFAULTS;
+    p.temperature = (float)o->temperature;
+    p.top_k = (int)o->top_k;
+    p.top_p = (float)o->top_p;
+    p.seed = o->seed;
+    Sampler *smp = sampler_alloc(m->cfg.vocab_size, p);
+    int rc = sampler_set(smp, p), passes = 0;
+    double t0 = now_seconds();
+    if (rc == 0)
+        rc = llama2c_generate(m, o->prompt, strlen(o->prompt), (int)o->steps,
+                              p.temperature == 0.0f ? NULL : pick_sampled, smp, emit_stdout, NULL,
+                              &passes, NULL, NULL);
+    double dt = now_seconds() - t0;
+    if (rc == 0 && o->stats) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        /* run.c's own figure: forward passes after the first, per second */
+        fprintf(stderr, "achieved tok/s: %f, %d forward passes in %.3f s, peak RSS %.0f MB\n",
+                passes > 1 ? (passes - 1) / dt : 0.0, passes, dt, (double)ru.ru_maxrss / 1024.0);
+    }
+    sampler_free(smp);
+    model_free(m);
+    return rc < 0 ? fail() : 0;
+}
+
 static int run_generate(const Opts *o)
 {
     if (need_model_opt(o) < 0) return 2;
     if (!o->have_steps) return usage_error("%s", "--steps N is required");
+    if (o->compat_llama2c) {
+        if (!o->prompt) return usage_error("%s", "--prompt TEXT is required");
+        return run_generate_llama2c(o);
+    }
     if (!o->prompt) return usage_error("%s", "--prompt TEXT is required (\"\" starts from end-of-text)");
     Model *m = NULL;
     if (model_load(&m, o->model, o->tokenizer) < 0) return fail();
@@ -400,7 +454,16 @@ static int run_tokenize(const Opts *o)
     }
     int *ids = NULL;
     size_t n = 0;
-    int rc = tokenizer_encode(tok, text, len, &ids, &n);
+    int rc;
+    if (o->compat_llama2c) {
+        /* run.c's encode(): BOS, the dummy-prefix space, merges by score */
+        if (tokenizer_kind(tok) != TOK_LLAMA2C)
+            rc = ERR(ERR_ARG, "--compat llama2c needs a llama2.c tokenizer.bin");
+        else
+            rc = sptok_encode_llama2c(tok, text, len, 1, 0, &ids, &n);
+    } else {
+        rc = tokenizer_encode(tok, text, len, &ids, &n);
+    }
     if (rc == 0) {
         for (size_t i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
         putchar('\n');
@@ -413,7 +476,33 @@ static int run_tokenize(const Opts *o)
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
-/* ---- init ---- */
+/* ---- init and convert ---- */
+
+/* Writes m in the named format: safetensors (Lectern's, the default), llama2c (legacy,
+ * version 0), llama2c-v1 (fp32 export) or llama2c-q8 (version 2, Q8_0). */
+static int save_as(const Model *m, const char *format, const char *path)
+{
+    if (!format || strcmp(format, "safetensors") == 0) return model_save(m, path);
+    if (strcmp(format, "llama2c") == 0) return llama2c_write(m, path, 0);
+    if (strcmp(format, "llama2c-v1") == 0) return llama2c_write(m, path, 1);
+    if (strcmp(format, "llama2c-q8") == 0) return llama2c_write(m, path, 2);
+    return ERR(ERR_ARG, "unknown format '%s' (safetensors, llama2c, llama2c-v1, llama2c-q8)", format);
+}
+
+static int run_convert(const Opts *o)
+{
+    if (need_model_opt(o) < 0) return 2;
+    if (!o->out) return usage_error("%s", "--out FILE is required");
+    Model *m = NULL;
+    if (model_load(&m, o->model, o->tokenizer) < 0) return fail();
+    int rc = save_as(m, o->format, o->out);
+    if (rc == 0)
+        printf("%s: %s -> %s (%s), %zu parameters\n", o->out, m->format,
+               o->format ? o->format : "safetensors", m->cfg.arch == ARCH_LLAMA ? "Llama" : "GPT-2",
+               m->n_params);
+    model_free(m);
+    return rc < 0 ? fail() : 0;
+}
 
 static int run_init(const Opts *o)
 {
@@ -436,7 +525,7 @@ static int run_init(const Opts *o)
         return fail();
     }
     m->tok = tok;
-    int rc = model_save(m, o->out);
+    int rc = save_as(m, o->format, o->out);
     if (rc == 0)
         printf("%s: %s, %zu parameters, seed %lu%s\n", o->out, o->pos[0], m->n_params, o->seed,
                tok ? "" : ", no tokenizer");
@@ -448,10 +537,11 @@ static int run_init(const Opts *o)
 
 static const int acc_logits[] = { OPT_MODEL, OPT_TOKENS, OPT_TEXT, 0 };
 static const int acc_generate[] = { OPT_MODEL, OPT_PROMPT, OPT_STEPS, OPT_TEMPERATURE, OPT_TOP_K,
-                                    OPT_TOP_P, OPT_SEED, OPT_STATS, OPT_IDS, 0 };
-static const int acc_tokenize[] = { OPT_MODEL, 0 };
+                                    OPT_TOP_P, OPT_SEED, OPT_STATS, OPT_IDS, OPT_COMPAT, 0 };
+static const int acc_tokenize[] = { OPT_MODEL, OPT_COMPAT, 0 };
+static const int acc_convert[] = { OPT_MODEL, OPT_OUT, OPT_FORMAT, 0 };
 static const int acc_attention[] = { OPT_MODEL, OPT_TOKENS, OPT_TEXT, OPT_LAYER, OPT_HEAD, 0 };
-static const int acc_init[] = { OPT_OUT, OPT_SEED, 0 };  /* and --tokenizer, as everywhere */
+static const int acc_init[] = { OPT_OUT, OPT_SEED, OPT_FORMAT, 0 };  /* and --tokenizer, as everywhere */
 
 static const Sub subs[] = {
     { "logits", acc_logits,
@@ -463,21 +553,31 @@ static const Sub subs[] = {
       "                        [--top-p P] [--seed S] [--stats] [--ids] [--tokenizer PATH]\n"
       "Generates N tokens after the prompt and prints their text (--ids: their ids).\n"
       "Defaults: temperature 1 (0 = greedy), top-k 0 (off), top-p 1 (off), seed 42.\n"
-      "--stats prints prefill and decode speed and peak memory on stderr.\n", run_generate },
+      "--stats prints prefill and decode speed and peak memory on stderr.\n"
+      "--compat llama2c runs llama2.c run.c's loop and prints exactly what run.c prints\n"
+      "(BOS + dummy-prefix encoding, --steps counts forward passes including the prompt,\n"
+      "stops on BOS); byte-identical to run.c at --temperature 0.\n", run_generate },
     { "tokenize", acc_tokenize,
-      "usage: lectern tokenize (--model M | --tokenizer PATH) [TEXT...]\n"
+      "usage: lectern tokenize (--model M | --tokenizer PATH) [--compat llama2c] [TEXT...]\n"
       "Prints the token ids of TEXT, space-separated.  Without TEXT it reads stdin as raw\n"
-      "bytes (NUL and invalid UTF-8 included).\n", run_tokenize },
+      "bytes (NUL and invalid UTF-8 included).  --compat llama2c prints the ids run.c's\n"
+      "encode() makes: BOS and the dummy-prefix space included.\n", run_tokenize },
     { "attention", acc_attention,
       "usage: lectern attention --model M (--tokens 1,2,3 | --text T) --layer L --head H\n"
       "                         [--tokenizer PATH]\n"
       "Prints the attention matrix of layer L, head H (from 0): row i holds query i's\n"
       "weights over keys 0..n-1 (%.7g; 0 where the mask hides a key).\n", run_attention },
     { "init", acc_init,
-      "usage: lectern init SHAPE --out FILE [--seed S] [--tokenizer PATH]\n"
+      "usage: lectern init SHAPE --out FILE [--seed S] [--tokenizer PATH] [--format F]\n"
       "Writes a randomly initialised model of the named shape (gpt2 = 124M, gpt2-tiny, ...;\n"
       "an unknown name lists them) to FILE as Lectern's safetensors, with the tokenizer in\n"
-      "its metadata when --tokenizer is given.  The same seed writes the same weights.\n", run_init },
+      "its metadata when --tokenizer is given.  The same seed writes the same weights.\n"
+      "--format llama2c|llama2c-v1|llama2c-q8 writes a Llama shape (stories15M, ...) in\n"
+      "llama2.c's legacy, version-1 or Q8_0 format instead.\n", run_init },
+    { "convert", acc_convert,
+      "usage: lectern convert --model M --out FILE [--format F] [--tokenizer PATH]\n"
+      "Writes the model M (any format Lectern reads) as F: safetensors (Lectern's, default;\n"
+      "config and tokenizer inside), llama2c (legacy), llama2c-v1 or llama2c-q8.\n", run_convert },
 };
 
 static const Sub *find_sub(const char *name)
@@ -543,6 +643,11 @@ int subcmd_run(int argc, char **argv)
         case OPT_TEXT: o.text = optarg; break;
         case OPT_PROMPT: o.prompt = optarg; break;
         case OPT_OUT: o.out = optarg; break;
+        case OPT_FORMAT: o.format = optarg; break;
+        case OPT_COMPAT:
+            if (strcmp(optarg, "llama2c") != 0) rc = usage_error("--compat: '%s' (only llama2c)", optarg);
+            o.compat_llama2c = 1;
+            break;
         case OPT_STATS: o.stats = 1; break;
         case OPT_IDS: o.ids = 1; break;
         case OPT_STEPS:

@@ -1,0 +1,120 @@
+/* bench_train — training throughput at llm.c's CPU configurations, beside llm.c's figures.
+ *
+ * B=4, T=64 (256 tokens per step), AdamW, random weights (GPT-2 init) and random tokens, as
+ * llm.c's train_gpt2 runs on its CPU build.  A step is forward + backward + clipping +
+ * AdamW (+ drawing the batch), timed after one warm-up step; the median is printed with
+ * tokens/s and the ratio of tokens/s to llm.c's measured on this kind of machine with
+ * 2 threads (../shared/research/gpt2.md section 5: small 640 ms/step, 124M 3536 ms/step).
+ * Peak memory (VmHWM) is printed beside what the run cannot do without: parameters,
+ * gradients, the two AdamW moments and the activations of one batch.
+ *   bench_train [small|gpt2|SHAPE ...] [--steps N]
+ */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/err.h"
+#include "engine/model.h"
+#include "engine/train.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static long status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long kb = -1;
+    size_t kl = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0 && line[kl] == ':') { kb = strtol(line + kl + 1, NULL, 10); break; }
+    fclose(f);
+    return kb;
+}
+
+/* Resets VmHWM to the current RSS so each configuration's peak is its own. */
+static void reset_peak(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f) { fputs("5", f); fclose(f); }
+}
+
+static int bench(const char *label, const char *shape, double llmc_ms, int steps)
+{
+    ModelConfig cfg;
+    if (model_shape(shape, &cfg)) { fprintf(stderr, "%s\n", err_msg()); return 1; }
+    TrainConfig tc = train_config_default();
+    tc.B = 4; tc.T = 64; tc.lr = 1e-4f; tc.min_lr = 1e-4f; tc.warmup = 0; tc.val_frac = 0.0f;
+    tc.max_steps = steps + 1;
+    reset_peak();
+    long rss0 = status_kb("VmRSS");
+    Trainer *tr;
+    if (trainer_alloc_random(&tr, &cfg, 1337, &tc)) { fprintf(stderr, "%s\n", err_msg()); return 1; }
+    /* random tokens, as llm.c's random-data runs */
+    const size_t n = 1 << 16;
+    int *ids = xmalloc(n * sizeof(int));
+    unsigned long s = 42;
+    for (size_t i = 0; i < n; i++) { s = s * 6364136223846793005ul + 1442695040888963407ul; ids[i] = (int)((s >> 33) % (unsigned long)cfg.vocab_size); }
+    TrainData d;
+    if (traindata_init(&d, ids, n, 0.0f, tc.T)) { fprintf(stderr, "%s\n", err_msg()); return 1; }
+    free(ids);
+    double *ms = xmalloc(sizeof(double) * (size_t)steps);
+    TrainStepInfo info = {0};
+    for (int i = 0; i <= steps; i++) {
+        double t0 = now();
+        if (trainer_step(tr, &d, &info)) { fprintf(stderr, "%s\n", err_msg()); return 1; }
+        if (i > 0) ms[i - 1] = (now() - t0) * 1e3;
+    }
+    qsort(ms, (size_t)steps, sizeof *ms, cmp_double);
+    const double med = ms[steps / 2], tps = 256.0 / (med / 1e3), llmc_tps = llmc_ms > 0 ? 256.0 / (llmc_ms / 1e3) : 0;
+    const long peak = status_kb("VmHWM") - rss0;
+    const double need = (double)trainer_memory_bytes(tr, tc.B, tc.T) / 1024.0;
+    printf("%-6s L=%d C=%d NH=%d V=%d  params %.1fM  B=4 T=64 AdamW, %d threads\n", label,
+           cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.vocab_size, (double)trainer_n_params(tr) / 1e6,
+           omp_get_max_threads());
+    printf("  %.0f ms/step (median of %d; min %.0f, max %.0f)  %.0f tokens/s  loss %.3f\n",
+           med, steps, ms[0], ms[steps - 1], tps, (double)info.loss);
+    if (llmc_ms > 0)
+        printf("  llm.c train_gpt2: %.0f ms/step, %.0f tokens/s  ->  %.2fx llm.c's tokens/s\n",
+               llmc_ms, llmc_tps, tps / llmc_tps);
+    printf("  peak memory %.0f MB; params+grads+AdamW+activations %.0f MB  ->  %.2fx\n",
+           peak / 1024.0, need / 1024.0, peak / need);
+    fflush(stdout);
+    free(ms);
+    traindata_done(&d);
+    trainer_free(tr);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    err_install_gsl_handler();
+    int steps = 0, rc = 0, any = 0;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) steps = atoi(argv[++i]);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--steps") == 0) { i++; continue; }
+        any = 1;
+        if (strcmp(argv[i], "small") == 0) rc |= bench("small", "gpt2-small4", 640, steps ? steps : 10);
+        else if (strcmp(argv[i], "gpt2") == 0) rc |= bench("124M", "gpt2", 3536, steps ? steps : 5);
+        else rc |= bench(argv[i], argv[i], 0, steps ? steps : 5);
+    }
+    if (!any) {
+        rc |= bench("small", "gpt2-small4", 640, steps ? steps : 10);
+        rc |= bench("124M", "gpt2", 3536, steps ? steps : 5);
+    }
+    return rc;
+}
