@@ -267,7 +267,7 @@ int subcmd_attention_run(int argc, char **argv)
     SaOpts o = { .name = argv[0] };
     o.pos = xcalloc((size_t)argc, sizeof *o.pos);
     int c, rc = -1;
-    long v;
+    long v = 0;   /* read below even when sa_long rejects the value */
     optind = 0;
     opterr = 0;
     while (rc < 0 && (c = getopt_long(argc, argv, "-:h", sa_options, NULL)) != -1) {
