@@ -17,7 +17,7 @@
  * shared machine's changing load cannot tilt the way it can tilt two separate children.
  * Usage: bench_attention [--max-n N] [--png PATH]   (default 16384, build/bench_attention.png)
  *        bench_attention --method KEY [--n N] [--reps R]   one method in process, e.g. under
- *        valgrind --tool=callgrind --toggle-collect=run_once (OPENBLAS_NUM_THREADS=1
+ *        valgrind --tool=callgrind --toggle-collect='run_once*' (OPENBLAS_NUM_THREADS=1
  *        OMP_NUM_THREADS=1 keep every instruction on the counted thread; valgrind needs a build
  *        without AVX-512: make BUILD=build-cg OPT="-O2 -march=native -mno-avx512f -g")
  */

@@ -298,10 +298,10 @@ size_t effattn_sparse_scratch(const Pattern *p)
 
 /* A tile: rows i0..i0+B-1 all have R ranges, and range r of every row lies inside the hull
  * [hs[r], he[r]); the hulls are disjoint and increasing.  Grows the block from row i0 while
- * the hulls stay disjoint, the tile fits the lane and it wastes at most a quarter more cells
- * than the rows allow; returns B (0 when row i0 should go the plain way). */
-static int tile_rows(const Pattern *p, int i0, int i1, int n, size_t tile, int *R, int *hs,
-                     int *he)
+ * the hulls stay disjoint, the tile fits `tile` floats and it wastes at most a quarter more
+ * cells than the rows allow; returns B, or 0 when row i0 should go the plain way (a tile of
+ * one row would only add the cost of calling sgemm). */
+static int tile_rows(const Pattern *p, int i0, int n, size_t tile, int *R, int *hs, int *he)
 {
     const int *r;
     int nr = row_ranges(p, i0, n, &r);
@@ -315,7 +315,7 @@ static int tile_rows(const Pattern *p, int i0, int i1, int n, size_t tile, int *
     cells = width;
     if (width > tile) return 0;
     int B = 1;
-    while (i0 + B < i1 && B < EFFATTN_BLOCK) {
+    while (i0 + B < n && B < EFFATTN_BLOCK) {
         int nh[TILE_RANGES], ne[TILE_RANGES];
         if (row_ranges(p, i0 + B, n, &r) != nr) break;
         size_t w2 = 0, c2 = cells;
@@ -336,7 +336,7 @@ static int tile_rows(const Pattern *p, int i0, int i1, int n, size_t tile, int *
         B++;
     }
     *R = nr;
-    return B;
+    return B > 1 ? B : 0;
 }
 
 /* Rows i0..i0+B-1 as two matrix products around a masked softmax:
@@ -395,7 +395,7 @@ int effattn_sparse(const Pattern *p, const float *Q, const float *K, const float
     const size_t tile = effattn_sparse_scratch(p) - EFFATTN_BLOCK;
     int hs[TILE_RANGES], he[TILE_RANGES], R = 0;
     for (int i = 0; i < n;) {
-        int B = tile_rows(p, i, n, n, tile, &R, hs, he);
+        int B = tile_rows(p, i, n, tile, &R, hs, he);
         if (B > 0) {
             tile_attend(p, i, B, R, hs, he, n, Q, K, V, d, dv, scale, out, scratch);
             i += B;
