@@ -8,9 +8,25 @@
  */
 #include "engine/attention.h"
 
+#include "engine/effattn.h"
+#include "engine/pattern.h"
+
 #include <gsl/gsl_blas.h>
 #include <math.h>
 #include <string.h>
+
+/* q . k over n floats.  Eight independent partial sums let the compiler vectorise the
+ * loop without -ffast-math (a single running sum is a serial dependency chain). */
+static inline float dot(const float *a, const float *b, int n)
+{
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int u = 0; u < 8; u++) acc[u] += a[i + u] * b[i + u];
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
 
 /* softmax over x[0..n) in place; a row always has n >= 1 keys (the query itself). */
 static void softmax_row(float *x, int n)
@@ -39,16 +55,16 @@ static void attention_rows(float *out, const float *q, const float *kc, const fl
     const float scale = 1.0f / sqrtf((float)HS);
     for (int t = 0; t < T; t++) {
         const int nk = mask == MASK_CAUSAL ? pos0 + t + 1 : ntot;
-        #pragma omp parallel for if (nk * HS > 4096)
+        /* Decode stays on one thread until the context is long: OpenBLAS runs the weight
+         * products on its own threads, and OpenMP workers still spinning after a parallel
+         * region would take their cores (vectorised, 12 heads x 640 keys is ~0.5 ms). */
+        #pragma omp parallel for if ((size_t)NH * nk * HS > ((size_t)1 << 20))
         for (int h = 0; h < NH; h++) {
             const float *qh = q + (size_t)t * C + (size_t)h * HS;
             const int kvh = h / group;
             float *att = scratch + (size_t)h * ntot;
             for (int j = 0; j < nk; j++) {
-                const float *k = kc + (size_t)j * kvdim + (size_t)kvh * HS;
-                float s = 0.0f;
-                for (int i = 0; i < HS; i++) s += qh[i] * k[i];
-                att[j] = s * scale;
+                att[j] = dot(qh, kc + (size_t)j * kvdim + (size_t)kvh * HS, HS) * scale;
             }
             softmax_row(att, nk);
             float *o = out + (size_t)t * C + (size_t)h * HS;
@@ -91,15 +107,119 @@ static void attention_blas(float *out, const float *q, const float *kc, const fl
     }
 }
 
-void attention_forward(float *out, const float *q, const float *kc, const float *vc,
-                       int T, int pos0, int NH, int NKV, int HS, MaskKind mask,
-                       float *scratch, float *capture, int cap_rows, int cap_row0, int cap_cols)
+/* Softmax attention restricted to a pattern's key ranges: cost O(allowed cells). */
+static void attention_sparse(float *out, const float *q, const float *kc, const float *vc,
+                             int T, int pos0, int NH, int NKV, int HS, const AttnSpec *spec,
+                             float *scratch, float *capture, int cap_rows, int cap_row0, int cap_cols)
 {
+    const int kvdim = NKV * HS, C = NH * HS, group = NH / NKV, ntot = pos0 + T;
+    const float scale = 1.0f / sqrtf((float)HS);
+    const Pattern *p = spec->pattern;
+    for (int t = 0; t < T; t++) {
+        const int qpos = pos0 + t, limit = spec->mask == MASK_CAUSAL ? qpos + 1 : ntot;
+        /* positions past the pattern's length fall back to the plain mask */
+        const int full[2] = {0, limit};
+        const int *rg = full;
+        int nr = 1;
+        if (qpos < p->n) nr = pattern_row(p, qpos, &rg);
+        for (int h = 0; h < NH; h++) {
+            const float *qh = q + (size_t)t * C + (size_t)h * HS;
+            const int kvh = h / group;
+            float *att = scratch + (size_t)h * ntot;  /* indexed by key; only allowed keys set */
+            float mx = -INFINITY;
+            int any = 0;
+            for (int r = 0; r < nr; r++)
+                for (int j = rg[2 * r]; j < rg[2 * r + 1] && j < limit; j++) {
+                    att[j] = dot(qh, kc + (size_t)j * kvdim + (size_t)kvh * HS, HS) * scale;
+                    if (att[j] > mx) mx = att[j];
+                    any = 1;
+                }
+            float sum = 0.0f;
+            for (int r = 0; r < nr; r++)
+                for (int j = rg[2 * r]; j < rg[2 * r + 1] && j < limit; j++) {
+                    att[j] = expf(att[j] - mx);
+                    sum += att[j];
+                }
+            float *o = out + (size_t)t * C + (size_t)h * HS;
+            memset(o, 0, sizeof(float) * (size_t)HS);
+            float *cap = capture ? capture + ((size_t)h * cap_rows + cap_row0 + t) * cap_cols : NULL;
+            if (cap) memset(cap, 0, sizeof(float) * (size_t)cap_cols);
+            if (!any) continue;  /* no allowed key: the row outputs zeros, as HF Longformer */
+            const float inv = 1.0f / sum;
+            for (int r = 0; r < nr; r++)
+                for (int j = rg[2 * r]; j < rg[2 * r + 1] && j < limit; j++) {
+                    const float a = att[j] * inv;
+                    const float *v = vc + (size_t)j * kvdim + (size_t)kvh * HS;
+                    for (int i = 0; i < HS; i++) o[i] += a * v[i];
+                    if (cap) cap[j] = a;
+                }
+        }
+    }
+}
+
+size_t attention_kernel_scratch(const AttnSpec *spec, int ntot, int HS)
+{
+    if (!spec || !spec->kernel) return 0;
+    /* Q, K, V of one head laid out contiguously, the weights row, and the kernel's own */
+    return 3 * (size_t)ntot * HS + (size_t)ntot + effattn_scratch_floats(spec->kernel, ntot, HS);
+}
+
+/* A low-rank or kernel method: each row's implied weights (effattn_row_weights) times V,
+ * which equals the method's own output for that row (tested in check_effattn). */
+static void attention_kernel(float *out, const float *q, const float *kc, const float *vc,
+                             int T, int pos0, int NH, int NKV, int HS, const AttnSpec *spec,
+                             float *ks, float *capture, int cap_rows, int cap_row0, int cap_cols)
+{
+    const int kvdim = NKV * HS, C = NH * HS, group = NH / NKV, ntot = pos0 + T;
+    const int causal = spec->mask == MASK_CAUSAL;
+    float *Qh = ks, *Kh = Qh + (size_t)ntot * HS, *Vh = Kh + (size_t)ntot * HS;
+    float *w = Vh + (size_t)ntot * HS, *scr = w + ntot;
+    memset(Qh, 0, sizeof(float) * (size_t)ntot * HS);
+    for (int h = 0; h < NH; h++) {
+        const int kvh = h / group;
+        for (int j = 0; j < ntot; j++) {
+            memcpy(Kh + (size_t)j * HS, kc + (size_t)j * kvdim + (size_t)kvh * HS, sizeof(float) * (size_t)HS);
+            memcpy(Vh + (size_t)j * HS, vc + (size_t)j * kvdim + (size_t)kvh * HS, sizeof(float) * (size_t)HS);
+        }
+        for (int t = 0; t < T; t++) {
+            const int qpos = pos0 + t;
+            memcpy(Qh + (size_t)qpos * HS, q + (size_t)t * C + (size_t)h * HS, sizeof(float) * (size_t)HS);
+            float *o = out + (size_t)t * C + (size_t)h * HS;
+            memset(o, 0, sizeof(float) * (size_t)HS);
+            if (effattn_row_weights(spec->kernel, Qh, Kh, ntot, causal, qpos, w, scr) != 0) {
+                if (capture) memset(capture + ((size_t)h * cap_rows + cap_row0 + t) * cap_cols, 0, sizeof(float) * (size_t)cap_cols);
+                continue;
+            }
+            const int nk = causal ? qpos + 1 : ntot;
+            for (int j = 0; j < nk; j++) {
+                const float *v = Vh + (size_t)j * HS;
+                for (int i = 0; i < HS; i++) o[i] += w[j] * v[i];
+            }
+            if (capture) {
+                float *cap = capture + ((size_t)h * cap_rows + cap_row0 + t) * cap_cols;
+                memset(cap, 0, sizeof(float) * (size_t)cap_cols);
+                memcpy(cap, w, sizeof(float) * (size_t)nk);
+            }
+        }
+    }
+}
+
+void attention_forward(float *out, const float *q, const float *kc, const float *vc,
+                       int T, int pos0, int NH, int NKV, int HS, const AttnSpec *spec,
+                       float *scratch, float *kscratch, float *capture, int cap_rows, int cap_row0,
+                       int cap_cols)
+{
+    static const AttnSpec causal = {MASK_CAUSAL, NULL, NULL};
+    if (!spec) spec = &causal;
+    if (spec->kernel)
+        attention_kernel(out, q, kc, vc, T, pos0, NH, NKV, HS, spec, kscratch, capture, cap_rows, cap_row0, cap_cols);
+    else if (spec->pattern)
+        attention_sparse(out, q, kc, vc, T, pos0, NH, NKV, HS, spec, scratch, capture, cap_rows, cap_row0, cap_cols);
     /* below a few rows the per-head loops beat the setup of two BLAS calls per head */
-    if (T < 8)
-        attention_rows(out, q, kc, vc, T, pos0, NH, NKV, HS, mask, scratch, capture, cap_rows, cap_row0, cap_cols);
+    else if (T < 8)
+        attention_rows(out, q, kc, vc, T, pos0, NH, NKV, HS, spec->mask, scratch, capture, cap_rows, cap_row0, cap_cols);
     else
-        attention_blas(out, q, kc, vc, T, pos0, NH, NKV, HS, mask, scratch, capture, cap_rows, cap_row0, cap_cols);
+        attention_blas(out, q, kc, vc, T, pos0, NH, NKV, HS, spec->mask, scratch, capture, cap_rows, cap_row0, cap_cols);
 }
 
 void attention_forward_naive(float *out, const float *q, const float *kc, const float *vc,

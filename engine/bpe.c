@@ -445,7 +445,7 @@ static int load_vocab(Tokenizer *t, Bpe *b, const char *text, size_t len, const 
                      (long long)json_integer_value(val));
         } else {
             size_t id = (size_t)json_integer_value(val);
-            uint32_t bad;
+            uint32_t bad = 0;
             bytes[id] = xmalloc(klen);
             long k = spelling_to_bytes(b, key, klen, bytes[id], &bad);
             if (k < 0)
@@ -480,7 +480,7 @@ done:
 static int merge_part(const Tokenizer *t, const Bpe *b, const char *s, size_t len, char *scratch,
                       const char *origin, long line)
 {
-    uint32_t bad;
+    uint32_t bad = 0;
     long k = spelling_to_bytes(b, s, len, scratch, &bad);
     char *q = tokenizer_quote(s, len);
     int rc;

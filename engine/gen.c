@@ -71,8 +71,7 @@ int gen_alloc(Gen **out, Model *m, int capture_attn, int capture_resid)
     g->tr.vocab_len = g->vocab_len;
     const char *slash = strrchr(m->path, '/');
     g->tr.model_name = slash ? slash + 1 : m->path;
-    g->tr.kernel_name = model_attn_kernel_name(m, 0);
-    g->tr.mask_name = m->attn && m->attn[0].mask == MASK_BIDIRECTIONAL ? "bidirectional" : "causal";
+    gen_attn_changed(g);
     g->scratch = xcalloc((size_t)c->n_embd, sizeof(float));
     g->lens_logits = xcalloc((size_t)c->padded_vocab, sizeof(float));
     g->cap_attn = capture_attn;
@@ -109,6 +108,8 @@ int gen_set_params(Gen *g, SamplerParams p)
     return gen_refilter(g);
 }
 
+void gen_reseed(Gen *g) { sampler_reseed(g->sampler, sampler_params(g->sampler).seed); }
+
 int gen_refilter(Gen *g)
 {
     StepDist *d = g->tr.n ? g->tr.dist[g->tr.n] : NULL;
@@ -142,6 +143,7 @@ static int run_span(Gen *g, int pos0, int n, int score, float *last_logits)
             const int q = p0 + t;
             if (cap.attn) {
                 const int nk = g->m->attn[0].mask == MASK_BIDIRECTIONAL ? ktot : q + 1;
+                /* the trace keeps causal rows at q + 1 keys, bidirectional at ktot */
                 float *row = xrealloc(tr->attn_row[q], sizeof(float) * (size_t)L * NH * nk);
                 for (int l = 0; l < L; l++)
                     for (int h = 0; h < NH; h++)
@@ -260,6 +262,12 @@ int gen_back(Gen *g, int n)
     d->chosen = -1;
     d->forced = 0;
     return gen_refilter(g);
+}
+
+void gen_attn_changed(Gen *g)
+{
+    g->tr.kernel_name = model_attn_kernel_name(g->m, 0);
+    g->tr.mask_name = model_attn_mask_name(g->m, 0);
 }
 
 int gen_capture(Gen *g, int attn, int resid)

@@ -27,6 +27,7 @@ const Model *gen_model(const Gen *g);
 const Trace *gen_trace(const Gen *g);
 SamplerParams gen_params(const Gen *g);
 int gen_set_params(Gen *g, SamplerParams p);     /* ERR_ARG on a bad value */
+void gen_reseed(Gen *g);                         /* restart the random stream from the seed */
 int gen_capture(Gen *g, int attn, int resid);
 
 /* Replaces the context with ids (n >= 1), runs the prefill and computes the pending
@@ -39,6 +40,10 @@ int gen_step(Gen *g, int forced, int *out);
 
 /* Rewinds n tokens (n >= 1; at least one token stays). */
 int gen_back(Gen *g, int n);
+
+/* Call after changing the model's AttnSpecs (pattern/kernel): refreshes the names the trace
+ * shows.  The context is not recomputed (use gen_prompt again for that). */
+void gen_attn_changed(Gen *g);
 
 /* Re-evaluates the pending distribution with the current sampler settings (after `set`). */
 int gen_refilter(Gen *g);

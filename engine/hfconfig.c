@@ -14,11 +14,14 @@
 #include "engine/err.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Upper bounds keep every later size product (V * C, L * 4C * C, ...) far from overflow. */
 #define HF_MAX_LAYERS 1024
@@ -198,8 +201,20 @@ static int json_fail(const char *file, const json_error_t *e)
 
 int hfconfig_load(HfGpt2Config *out, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ERR(ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* O_NONBLOCK: a FIFO would otherwise wait for a writer; only regular files are read */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return ERR(ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return ERR(ERR_IO, "%s: not a regular file", path);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return ERR(ERR_IO, "%s: cannot open: %s", path, strerror(e));
+    }
     json_error_t e;
     json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &e);
     int read_err = ferror(f) ? errno : 0;

@@ -15,8 +15,10 @@
 #include <string.h>
 
 #include "engine/attention.h"
+#include "engine/effattn.h"
 #include "engine/err.h"
 #include "engine/ops.h"
+#include "engine/pattern.h"
 
 int model_kv_dim(const ModelConfig *c) { return c->n_embd / c->n_head * c->n_kv_head; }
 int model_head_size(const ModelConfig *c) { return c->n_embd / c->n_head; }
@@ -93,7 +95,7 @@ void runstate_done(RunState *s)
 {
     if (!s) return;
     free(s->key_cache); free(s->value_cache); free(s->x); free(s->xb); free(s->xb2);
-    free(s->q); free(s->hb); free(s->hb2); free(s->att); free(s->logits);
+    free(s->q); free(s->hb); free(s->hb2); free(s->att); free(s->logits); free(s->kscratch);
     memset(s, 0, sizeof *s);
 }
 
@@ -143,9 +145,16 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, int pos
                 rope_forward(krow, T, NKV, HS, pos, c->rope_theta);
             }
             float *capl = cap && cap->attn ? cap->attn + (size_t)l * NH * n * ktot : NULL;
-            MaskKind mask = m->attn ? m->attn[l].mask : MASK_CAUSAL;
-            attention_forward(s->xb2, s->q, kc, vc, T, pos, NH, NKV, HS, mask, s->att,
-                              capl, n, c0, ktot);
+            const AttnSpec *spec = m->attn ? &m->attn[l] : NULL;
+            size_t need = attention_kernel_scratch(spec, pos + T, HS);
+            if (need > s->kscratch_n) {
+                /* a kernel method was switched in: its scratch grows once, then is reused */
+                free(s->kscratch);
+                s->kscratch = xmalloc(sizeof(float) * need);
+                s->kscratch_n = need;
+            }
+            attention_forward(s->xb2, s->q, kc, vc, T, pos, NH, NKV, HS, spec, s->att,
+                              s->kscratch, capl, n, c0, ktot);
             matmul_forward(s->xb, s->xb2, &w->o, T);
             residual_forward(x, x, s->xb, (size_t)T * C);
 
@@ -185,8 +194,18 @@ void model_logits_from_resid(const Model *m, const float *x, float *logits, floa
 
 const char *model_attn_kernel_name(const Model *m, int layer)
 {
-    (void)m; (void)layer;
+    const AttnSpec *a = m->attn && layer >= 0 && layer < m->cfg.n_layer ? &m->attn[layer] : NULL;
+    if (a && a->kernel) return "attention_kernel + effattn_row_weights (engine/attention.c, engine/effattn.c)";
+    if (a && a->pattern) return "attention_sparse (engine/attention.c)";
     return "attention_forward (engine/attention.c)";
+}
+
+const char *model_attn_mask_name(const Model *m, int layer)
+{
+    const AttnSpec *a = m->attn && layer >= 0 && layer < m->cfg.n_layer ? &m->attn[layer] : NULL;
+    if (a && a->kernel) return a->kernel->name;
+    if (a && a->pattern) return pattern_name(a->pattern);
+    return a && a->mask == MASK_BIDIRECTIONAL ? "bidirectional" : "causal";
 }
 
 void model_free(Model *m)

@@ -53,6 +53,13 @@ typedef struct {
     int ld;            /* row stride of w in floats (in for W_OUT_IN, out for W_IN_OUT when
                           unfused; 3C for a column block of HF's fused c_attn) */
     WeightLayout layout;
+    /* Q8_0 weights (llama2.c export version 2), or NULL: then w is used.  When set, w may be
+     * NULL, layout is W_OUT_IN with ld == in, and in % q8_group == 0: row i, group g has
+     * int8 values wq8[i*in + g*q8_group ...] and scale wq8_scale[i*in/q8_group + g].
+     * matmul_q8_forward (engine/q8.h) computes with them. */
+    const int8_t *wq8;       /* (out, in) */
+    const float *wq8_scale;  /* (out, in / q8_group) */
+    int q8_group;
 } Linear;
 
 typedef struct {
@@ -74,14 +81,16 @@ typedef struct {
 } ModelWeights;
 
 typedef enum { MASK_CAUSAL = 0, MASK_BIDIRECTIONAL = 1 } MaskKind;
-typedef enum { ATTN_KERNEL_EXACT = 0 } AttnKernelKind;
 
-struct Pattern;  /* engine/pattern.h: sparse attention patterns (issue 5) */
+struct Pattern;  /* engine/pattern.h: sparse attention patterns */
+struct Effattn;  /* engine/effattn.h: low-rank and kernel attention */
 
+/* How one layer attends.  pattern and kernel are borrowed (the caller keeps them alive
+ * while the spec is in force); a pattern must be built for n_ctx positions. */
 typedef struct {
     MaskKind mask;
     const struct Pattern *pattern;  /* NULL: every key the mask allows */
-    AttnKernelKind kernel;
+    const struct Effattn *kernel;   /* NULL: exact softmax attention */
 } AttnSpec;
 
 typedef struct Model {
@@ -111,6 +120,8 @@ typedef struct {
     float *hb2;         /* (chunk, H) */
     float *att;         /* (max(chunk, NH), max_T) attention scores scratch */
     float *logits;      /* (chunk, Vp) */
+    float *kscratch;    /* scratch of a non-exact attention kernel, grown on first use */
+    size_t kscratch_n;
     int nthreads;
 } RunState;
 
@@ -127,6 +138,10 @@ typedef struct {
  * On failure *out is untouched and the message names the file and the problem. */
 int model_load(Model **out, const char *path, const char *tokenizer_path);
 void model_free(Model *m);   /* NULL is a no-op */
+
+/* A tokenizer from a path: a directory with vocab.json + merges.txt, vocab.json itself, or
+ * a one-file tokenizer some loader recognises by content (llama2.c tokenizer.bin, ...). */
+int model_load_tokenizer(Tokenizer **out, const char *tokenizer_path);
 
 /* Named shapes for `lectern init` ("gpt2" = 124M, "gpt2-tiny", "stories15M", ...). */
 int model_shape(const char *name, ModelConfig *out);
@@ -156,7 +171,9 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, int pos
 /* Final norm + head applied to one residual vector x (C) -> logits (Vp): the logit lens. */
 void model_logits_from_resid(const Model *m, const float *x, float *logits, float *scratch);
 
-/* The engine function and file that compute attention for layer l, for status lines. */
+/* The engine function and file that compute attention for layer l, for status lines,
+ * and a short name of the mask/pattern/kernel in force ("causal", "sliding window w=4"). */
 const char *model_attn_kernel_name(const Model *m, int layer);
+const char *model_attn_mask_name(const Model *m, int layer);
 
 #endif

@@ -16,8 +16,6 @@ char *model_config_to_json(const ModelConfig *c);  /* allocated */
 /* A Model with cfg, empty weights ([L] layers allocated), exact causal attention. */
 Model *model_new(const ModelConfig *c, const char *path, const char *format);
 
-/* A tokenizer from a path (directory with vocab.json + merges.txt, or a tokenizer file). */
-int model_load_tokenizer(Tokenizer **out, const char *tokenizer_path);
 
 /* Loads a file that is not safetensors; head holds its first n bytes. */
 int model_io_load_other(Model **out, const char *path, const unsigned char *head, size_t n,

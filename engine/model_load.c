@@ -20,8 +20,10 @@
 
 #include "engine/err.h"
 #include "engine/hfconfig.h"
+#include "engine/loaders.h"
 #include "engine/model_io.h"
 #include "engine/safetensors.h"
+#include "engine/sptok.h"
 
 typedef struct {
     SafeTensors *st;
@@ -300,6 +302,10 @@ static int tokenizer_from_meta(Tokenizer **out, const SafeTensors *st, const cha
         rc = tokenizer_gpt2_from_text(out, a, al, b, bl, o);
     else if (kl == 4 && memcmp(kind, "char", 4) == 0 && a)
         rc = tokenizer_char_new(out, a, al);
+    else if (kl == 7 && memcmp(kind, "llama2c", 7) == 0 && a)
+        rc = sptok_from_text(out, a, al, o);
+    else if (kl == 4 && memcmp(kind, "llmc", 4) == 0 && a)
+        rc = llmc_tokenizer_from_text(out, a, al, o);
     else
         rc = ERR(ERR_FORMAT, "%s: unknown or incomplete tokenizer in metadata", o);
     free(o);

@@ -118,23 +118,23 @@ int model_random(Model **out, const ModelConfig *cfg, unsigned long seed)
         gauss(r, w1, C * H, sd);
         if (w3) gauss(r, w3, C * H, sd);
         gauss(r, w2, H * C, sd_res);
-        w->q = (Linear){wq, gpt ? take(&cur, C) : NULL, c, c, c, W_OUT_IN};
-        w->k = (Linear){wk, gpt ? take(&cur, kv) : NULL, c, k, c, W_OUT_IN};
-        w->v = (Linear){wv, gpt ? take(&cur, kv) : NULL, c, k, c, W_OUT_IN};
-        w->o = (Linear){wo, gpt ? take(&cur, C) : NULL, c, c, c, W_OUT_IN};
-        w->fc = (Linear){w1, gpt ? take(&cur, H) : NULL, c, h, c, W_OUT_IN};
-        if (w3) w->fc_gate = (Linear){w3, NULL, c, h, c, W_OUT_IN};
-        w->proj = (Linear){w2, gpt ? take(&cur, C) : NULL, h, c, h, W_OUT_IN};
+        w->q = (Linear){.w = wq, .b = gpt ? take(&cur, C) : NULL, .in = c, .out = c, .ld = c, .layout = W_OUT_IN};
+        w->k = (Linear){.w = wk, .b = gpt ? take(&cur, kv) : NULL, .in = c, .out = k, .ld = c, .layout = W_OUT_IN};
+        w->v = (Linear){.w = wv, .b = gpt ? take(&cur, kv) : NULL, .in = c, .out = k, .ld = c, .layout = W_OUT_IN};
+        w->o = (Linear){.w = wo, .b = gpt ? take(&cur, C) : NULL, .in = c, .out = c, .ld = c, .layout = W_OUT_IN};
+        w->fc = (Linear){.w = w1, .b = gpt ? take(&cur, H) : NULL, .in = c, .out = h, .ld = c, .layout = W_OUT_IN};
+        if (w3) w->fc_gate = (Linear){.w = w3, .b = NULL, .in = c, .out = h, .ld = c, .layout = W_OUT_IN};
+        w->proj = (Linear){.w = w2, .b = gpt ? take(&cur, C) : NULL, .in = h, .out = c, .ld = h, .layout = W_OUT_IN};
     }
     float *p;
     m->w.lnf_w = p = take(&cur, C); ones(p, C);
     if (gpt) m->w.lnf_b = take(&cur, C);
     if (cfg->tied_head) {
-        m->w.head = (Linear){m->w.wte, NULL, (int)C, (int)Vp, (int)C, W_OUT_IN};
+        m->w.head = (Linear){.w = m->w.wte, .b = NULL, .in = (int)C, .out = (int)Vp, .ld = (int)C, .layout = W_OUT_IN};
     } else {
         float *hw = take(&cur, Vp * C);
         gauss(r, hw, (size_t)cfg->vocab_size * C, sd);
-        m->w.head = (Linear){hw, NULL, (int)C, cfg->vocab_size, (int)C, W_OUT_IN};
+        m->w.head = (Linear){.w = hw, .b = NULL, .in = (int)C, .out = cfg->vocab_size, .ld = (int)C, .layout = W_OUT_IN};
     }
     gsl_rng_free(r);
     m->weight_bytes = total * sizeof(float);
@@ -147,6 +147,10 @@ int model_random(Model **out, const ModelConfig *cfg, unsigned long seed)
 
 static float lin_at(const Linear *l, int i, int o)   /* weight from input i to output o */
 {
+    if (l->wq8) {  /* Q8_0 (llama2.c version 2): dequantised, saved as F32 */
+        size_t j = (size_t)o * l->in + i;
+        return (float)l->wq8[j] * l->wq8_scale[j / (size_t)l->q8_group];
+    }
     return l->layout == W_OUT_IN ? l->w[(size_t)o * l->ld + i] : l->w[(size_t)i * l->ld + o];
 }
 
@@ -256,11 +260,13 @@ int model_save(const Model *m, const char *path)
     size_t lens[4] = {strlen(cfg), 0, 0, 0};
     char *a = NULL, *b = NULL;
     int nmeta = 1;
-    if (m->tok && tokenizer_kind(m->tok) != TOK_LLAMA2C) {
+    if (m->tok) {
         size_t al = 0, bl = 0;
         int rc = tokenizer_export(m->tok, &a, &al, &b, &bl);
         if (rc == 0) {
-            vals[1] = tokenizer_kind(m->tok) == TOK_GPT2_BPE ? "gpt2-bpe" : "char";
+            static const char *const kinds[] = {[TOK_GPT2_BPE] = "gpt2-bpe", [TOK_CHAR] = "char",
+                                                [TOK_LLAMA2C] = "llama2c", [TOK_LLMC_TABLE] = "llmc"};
+            vals[1] = kinds[tokenizer_kind(m->tok)];
             lens[1] = strlen(vals[1]);
             vals[2] = a; lens[2] = al;
             nmeta = 3;

@@ -124,15 +124,17 @@ void residual_forward(float *out, const float *a, const float *b, size_t N)
 void rope_forward(float *x, int T, int n_heads, int HS, int pos0, float theta)
 {
     for (int t = 0; t < T; t++) {
-        int pos = pos0 + t;
-        for (int h = 0; h < n_heads; h++) {
-            float *v = x + ((size_t)t * n_heads + h) * HS;
-            for (int i = 0; i < HS; i += 2) {
-                /* float arithmetic in llama2.c's order, so logits match run.c closely */
-                float freq = 1.0f / powf(theta, (float)i / (float)HS);
-                float val = (float)pos * freq;
-                float c = cosf(val), s = sinf(val);
-                float v0 = v[i], v1 = v[i + 1];
+        const int pos = pos0 + t;
+        float *row = x + (size_t)t * n_heads * HS;
+        for (int i = 0; i < HS; i += 2) {
+            /* float arithmetic in llama2.c's order, so logits match run.c closely; the angle
+             * depends on (pos, i) only, so it is computed once for all heads */
+            const float freq = 1.0f / powf(theta, (float)i / (float)HS);
+            const float val = (float)pos * freq;
+            const float c = cosf(val), s = sinf(val);
+            for (int h = 0; h < n_heads; h++) {
+                float *v = row + (size_t)h * HS;
+                const float v0 = v[i], v1 = v[i + 1];
                 v[i] = v0 * c - v1 * s;
                 v[i + 1] = v0 * s + v1 * c;
             }

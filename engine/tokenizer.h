@@ -2,7 +2,8 @@
  *   - GPT-2 byte-level BPE (bpe.c): vocab.json + merges.txt, PCRE2 pre-tokenizer, exact
  *     against tiktoken's `gpt2` encoding;
  *   - character-level (chartok.c): one token per Unicode code point of a given alphabet;
- *   - llama2.c's sentencepiece-style tokenizer.bin (issue 4).
+ *   - llama2.c's sentencepiece-style tokenizer.bin (sptok.c, engine/sptok.h);
+ *   - llm.c's gpt2_tokenizer.bin, decode only (llmc.c).
  * Texts are (pointer, length) byte strings: they may contain NUL and invalid UTF-8.
  */
 #ifndef LECTERN_TOKENIZER_H
@@ -12,7 +13,9 @@
 
 typedef struct Tokenizer Tokenizer;
 
-typedef enum { TOK_GPT2_BPE = 1, TOK_CHAR = 2, TOK_LLAMA2C = 3 } TokenizerKind;
+/* TOK_LLMC_TABLE: llm.c's gpt2_tokenizer.bin, a table of GPT-2 token bytes that decodes
+ * only (encode fails with ERR_UNSUPPORTED; GPT-2 BPE from vocab.json + merges.txt encodes). */
+typedef enum { TOK_GPT2_BPE = 1, TOK_CHAR = 2, TOK_LLAMA2C = 3, TOK_LLMC_TABLE = 4 } TokenizerKind;
 
 /* GPT-2 BPE from files.  Errors name the file and the problem (malformed JSON, a merges
  * line that is not two tokens known to the vocabulary, a missing file, ...). */

@@ -264,17 +264,17 @@ static Trainer *trainer_new(const ModelConfig *cfg, const TrainConfig *tc)
         p->fcw = tr->t[k++].p; p->fcb = tr->t[k++].p;
         p->fcprojw = tr->t[k++].p; p->fcprojb = tr->t[k++].p;
         Linear *ln = tr->lin + 4 * l;
-        ln[0] = (Linear){p->qkvw, p->qkvb, C, 3 * C, 3 * C, W_IN_OUT};
-        ln[1] = (Linear){p->attprojw, p->attprojb, C, C, C, W_IN_OUT};
-        ln[2] = (Linear){p->fcw, p->fcb, C, H, H, W_IN_OUT};
-        ln[3] = (Linear){p->fcprojw, p->fcprojb, H, C, C, W_IN_OUT};
+        ln[0] = (Linear){.w = p->qkvw, .b = p->qkvb, .in = C, .out = 3 * C, .ld = 3 * C, .layout = W_IN_OUT};
+        ln[1] = (Linear){.w = p->attprojw, .b = p->attprojb, .in = C, .out = C, .ld = C, .layout = W_IN_OUT};
+        ln[2] = (Linear){.w = p->fcw, .b = p->fcb, .in = C, .out = H, .ld = H, .layout = W_IN_OUT};
+        ln[3] = (Linear){.w = p->fcprojw, .b = p->fcprojb, .in = H, .out = C, .ld = C, .layout = W_IN_OUT};
         /* the model's views: q, k, v are column blocks of the fused matrix (as HF files) */
         LayerWeights *w = &m->w.layer[l];
         w->ln1_w = p->ln1w; w->ln1_b = p->ln1b;
         w->ln2_w = p->ln2w; w->ln2_b = p->ln2b;
-        w->q = (Linear){p->qkvw, p->qkvb, C, C, 3 * C, W_IN_OUT};
-        w->k = (Linear){p->qkvw + C, p->qkvb + C, C, C, 3 * C, W_IN_OUT};
-        w->v = (Linear){p->qkvw + 2 * C, p->qkvb + 2 * C, C, C, 3 * C, W_IN_OUT};
+        w->q = (Linear){.w = p->qkvw, .b = p->qkvb, .in = C, .out = C, .ld = 3 * C, .layout = W_IN_OUT};
+        w->k = (Linear){.w = p->qkvw + C, .b = p->qkvb + C, .in = C, .out = C, .ld = 3 * C, .layout = W_IN_OUT};
+        w->v = (Linear){.w = p->qkvw + 2 * C, .b = p->qkvb + 2 * C, .in = C, .out = C, .ld = 3 * C, .layout = W_IN_OUT};
         w->o = ln[1];
         w->fc = ln[2];
         w->proj = ln[3];
@@ -283,10 +283,10 @@ static Trainer *trainer_new(const ModelConfig *cfg, const TrainConfig *tc)
     tr->lnfb = tr->t[k++].p;
     tr->lmhead = c->tied_head ? NULL : tr->t[k++].p;
     if (c->tied_head) {
-        tr->head = (Linear){tr->wte, NULL, C, Vp, C, W_OUT_IN};
+        tr->head = (Linear){.w = tr->wte, .b = NULL, .in = C, .out = Vp, .ld = C, .layout = W_OUT_IN};
         tr->Vl = Vp;
     } else {
-        tr->head = (Linear){tr->lmhead, NULL, C, c->vocab_size, C, W_OUT_IN};
+        tr->head = (Linear){.w = tr->lmhead, .b = NULL, .in = C, .out = c->vocab_size, .ld = C, .layout = W_OUT_IN};
         tr->Vl = c->vocab_size;
     }
     m->w.wte = tr->wte;

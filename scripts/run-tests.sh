@@ -11,7 +11,7 @@ for t in "$@"; do
 done
 for e in tests/e2e/*.sh; do
     [ -f "$e" ] || continue
-    if out=$(LECTERN_BIN="${LECTERN_BIN:-$(dirname "$build")/bin/lectern}" BUILD="$build" bash "$e" 2>&1); then
+    if out=$(LECTERN_BIN="${LECTERN_BIN:-bin/lectern}" BUILD="$build" bash "$e" 2>&1); then
         echo "$(basename "$e"): ok"; total_pass=$((total_pass+1))
         printf '%s\n' "$out" | grep -E '^SKIP' || true
     else

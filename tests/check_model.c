@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "engine/attention.h"
+#include "engine/effattn.h"
 #include "engine/err.h"
+#include "engine/pattern.h"
 #include "engine/gen.h"
 #include "engine/model.h"
 #include "engine/model_io.h"
@@ -76,7 +78,8 @@ START_TEST(test_attention_paths_against_naive)
             fill(r, q, (size_t)T * C, 1.5);
             fill(r, kc, (size_t)nt * kv, 1.0);
             fill(r, vc, (size_t)nt * kv, 1.0);
-            attention_forward(o1, q, kc, vc, T, pos0, NH, NKV, HS, (MaskKind)mask, scratch, cap, T, 0, nt);
+            AttnSpec spec = {(MaskKind)mask, NULL, NULL};
+            attention_forward(o1, q, kc, vc, T, pos0, NH, NKV, HS, &spec, scratch, NULL, cap, T, 0, nt);
             attention_forward_naive(o2, q, kc, vc, T, pos0, NH, NKV, HS, (MaskKind)mask);
             ck_assert_msg(max_abs_diff(o1, o2, (size_t)T * C) < 2e-6, "mask %d T %d diff %g", mask, T,
                           max_abs_diff(o1, o2, (size_t)T * C));
@@ -324,6 +327,67 @@ START_TEST(test_context_overflow_is_an_error)
 }
 END_TEST
 
+START_TEST(test_patterns_and_kernels_in_the_model)
+{
+    Model *m = load_tiny();
+    if (!m) return;
+    const int ids[] = {15496, 11, 616, 3290, 318, 13779, 290, 262, 1266, 286};
+    const int n = 10, V = m->cfg.vocab_size, L = m->cfg.n_layer;
+    Gen *g;
+    ck_assert_int_eq(gen_alloc(&g, m, 1, 0), 0);
+    ck_assert_int_eq(gen_prompt(g, ids, n), 0);
+    float *exact = malloc(sizeof(float) * (size_t)V);
+    memcpy(exact, trace_next(gen_trace(g))->logits, sizeof(float) * (size_t)V);
+
+    /* the full pattern through the sparse path is exact attention */
+    Pattern *full, *win;
+    ck_assert_int_eq(pattern_parse("full", m->cfg.n_ctx, 1, 1, &full), 0);
+    for (int l = 0; l < L; l++) m->attn[l].pattern = full;
+    gen_attn_changed(g);
+    ck_assert_int_eq(gen_prompt(g, ids, n), 0);
+    ck_assert(max_abs_diff(exact, trace_next(gen_trace(g))->logits, (size_t)V) < 1e-5);
+    ck_assert_ptr_nonnull(strstr(gen_trace(g)->kernel_name, "attention_sparse"));
+
+    /* a window: weights only inside the last 3 keys, rows still distributions */
+    ck_assert_int_eq(pattern_parse("window w=3", m->cfg.n_ctx, 1, 1, &win), 0);
+    for (int l = 0; l < L; l++) m->attn[l].pattern = win;
+    gen_attn_changed(g);
+    ck_assert_int_eq(gen_prompt(g, ids, n - 1), 0);
+    ck_assert_int_eq(gen_step(g, ids[n - 1], NULL), 0);  /* the decode path too */
+    const Trace *tr = gen_trace(g);
+    for (int l = 0; l < L; l++)
+        for (int q = 0; q < n; q++) {
+            double sum = 0;
+            for (int k = 0; k <= q; k++) {
+                float a = trace_attn(tr, l, 1, q, k);
+                if (k < q - 2) ck_assert_float_eq(a, 0.0f);
+                sum += a;
+            }
+            ck_assert_double_eq_tol(sum, 1.0, 1e-5);
+        }
+    ck_assert(max_abs_diff(exact, trace_next(tr)->logits, (size_t)V) > 1e-3);
+
+    /* a kernel method: implied weights are recorded and the logits are finite */
+    Effattn *lin;
+    ck_assert_int_eq(effattn_parse("linear", model_head_size(&m->cfg), m->cfg.n_ctx, 1, &lin), 0);
+    for (int l = 0; l < L; l++) { m->attn[l].pattern = NULL; m->attn[l].kernel = lin; }
+    gen_attn_changed(g);
+    ck_assert_int_eq(gen_prompt(g, ids, n), 0);
+    for (int v = 0; v < V; v++) ck_assert(isfinite(trace_next(tr)->logits[v]));
+    double sum = 0;
+    for (int k = 0; k < n; k++) sum += trace_attn(tr, 0, 0, n - 1, k);
+    ck_assert_double_eq_tol(sum, 1.0, 1e-4);
+    ck_assert_ptr_nonnull(strstr(tr->kernel_name, "effattn"));
+    for (int l = 0; l < L; l++) m->attn[l].kernel = NULL;
+    gen_free(g);
+    pattern_free(full);
+    pattern_free(win);
+    effattn_free(lin);
+    free(exact);
+    model_free(m);
+}
+END_TEST
+
 /* ---- bad checkpoints --------------------------------------------------------------- */
 
 static char *tmpdir_with(const char *config_src, const void *st, size_t st_len)
@@ -424,6 +488,7 @@ int main(void)
     tcase_add_test(tc, test_same_seed_same_tokens);
     tcase_add_test(tc, test_context_overflow_is_an_error);
     tcase_add_test(tc, test_bad_checkpoints);
+    tcase_add_test(tc, test_patterns_and_kernels_in_the_model);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -534,6 +534,11 @@ START_TEST(test_open_errors)
     char *dir = make_tmpdir();
     ck_assert_int_eq(safetensors_open(&st, dir), ERR_IO);
     ck_assert_ptr_nonnull(strstr(err_msg(), "not a regular file"));
+    char *fifo = xasprintf("%s/pipe", dir);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(safetensors_open(&st, fifo), ERR_IO); /* refused, not a hang */
+    ck_assert_ptr_nonnull(strstr(err_msg(), "pipe: not a regular file"));
+    free(fifo);
     remove_tmpdir(dir);
     free(dir);
     char *empty = write_temp("", 0, ".safetensors");

@@ -1,6 +1,8 @@
 /* Tests for engine/sampler.c: the filtered distribution against a naive twin (full sort,
  * double precision) on many seeded random logit vectors, the draw's frequencies, the
- * seeded stream's determinism and reseeding rules, and every ERR_ARG path. */
+ * seeded stream's determinism and reseeding rules, and every ERR_ARG path.
+ * The rule under test (stated in sampler.c): tokens rank by logit, ties to the lower id;
+ * top-k keeps the first k, top-p the shortest prefix of the survivors reaching p. */
 #include <check.h>
 #include <float.h>
 #include <gsl/gsl_randist.h>
@@ -184,6 +186,7 @@ static SamplerParams random_params(gsl_rng *r, int V)
     p.temperature = u < 0.1 ? 0.0f : u < 0.3 ? 1.0f : (float)(0.05 + 3.0 * gsl_rng_uniform(r));
     u = gsl_rng_uniform(r);
     p.top_k = u < 0.3 ? 0 : u < 0.4 ? V + (int)gsl_rng_uniform_int(r, 5)
+            : u < 0.6 ? 1 + (int)gsl_rng_uniform_int(r, 64)
             : 1 + (int)gsl_rng_uniform_int(r, (unsigned long)V);
     u = gsl_rng_uniform(r);
     p.top_p = u < 0.25 ? 1.0f : u < 0.35 ? 1e-7f : u < 0.45 ? 0.9f : (float)gsl_rng_uniform_pos(r);
@@ -194,12 +197,14 @@ START_TEST(test_against_naive_twin)
 {
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(r, 2385);
-    float *x = malloc(5000 * sizeof *x);
+    float *x = malloc(60000 * sizeof *x);
     n_boundary_diffs = 0;
     int n_cases = 1500;
     for (int c = 0; c < n_cases; c++) {
         int V = 1 + (int)gsl_rng_uniform_int(r, 5000);
         if (c % 10 == 0) V = 1 + (int)gsl_rng_uniform_int(r, 8);  /* tiny vocabularies */
+        /* large ones, where top-k and top-p first estimate their cut from a sample */
+        if (c % 50 == 49) V = 8192 + (int)gsl_rng_uniform_int(r, 52000);
         int shape = c % SHAPE_COUNT;
         make_logits(r, x, V, shape);
         SamplerParams p = random_params(r, V);
@@ -282,6 +287,21 @@ START_TEST(test_top_p_boundary)
     ck_assert_float_eq_tol(f[0], 0.5f, 1e-7f);
     ck_assert_float_eq_tol(f[1], 0.5f, 1e-7f);
     ck_assert(f[2] == 0.0f && f[3] == 0.0f);
+    /* mass exactly p (flat weights are exactly 1, so the sums are exact): the prefix
+     * that reaches p stays and the next token goes, whatever the pivots */
+    const float ps[3] = {0.25f, 0.5f, 0.75f};
+    for (int V = 4; V <= 64; V += 4) {
+        float xs[64], fs[64];
+        for (int i = 0; i < V; i++) xs[i] = -1.5f;
+        for (int j = 0; j < 3; j++) {
+            p.top_p = ps[j];
+            filtered_of(xs, V, p, fs);
+            int want = (int)(ps[j] * (float)V);
+            for (int i = 0; i < V; i++)
+                REQUIRE(fs[i] == (i < want ? 1.0f / (float)want : 0.0f),
+                        "V=%d p=%g: filtered[%d] = %g", V, (double)ps[j], i, (double)fs[i]);
+        }
+    }
     /* p tiny: the argmax alone */
     const float y[6] = {0.1f, 2.0f, -1.0f, 2.0f, 1.9f, -INFINITY};
     p.top_p = 1e-9f;
@@ -299,6 +319,47 @@ START_TEST(test_top_p_boundary)
     filtered_of(y, 6, p, f);
     for (int i = 0; i < 5; i++) ck_assert(f[i] > 0.0f);
     ck_assert(f[5] == 0.0f);
+}
+END_TEST
+
+START_TEST(test_degenerate_logits)
+{
+    float f[5], probs[5];
+    SamplerParams p = SAMPLER_DEFAULTS;
+    /* +inf tokens share the mass */
+    const float a[4] = {INFINITY, 0.0f, INFINITY, -INFINITY};
+    Sampler *s = sampler_alloc(5, p);
+    sampler_distribution(s, a, 4, probs, f);
+    for (int i = 0; i < 4; i++) ck_assert(f[i] == (i % 2 ? 0.0f : 0.5f) && probs[i] == f[i]);
+    p.top_k = 1;
+    sampler_set(s, p);
+    sampler_distribution(s, a, 4, NULL, f);
+    for (int i = 0; i < 4; i++) ck_assert(f[i] == (i == 0 ? 1.0f : 0.0f));
+    /* all -inf (or NaN): uniform, and top-p then keeps the lowest ids */
+    const float b[5] = {-INFINITY, NAN, -INFINITY, NAN, -INFINITY};
+    p.top_k = 0;
+    p.temperature = 2.0f;
+    sampler_set(s, p);
+    sampler_distribution(s, b, 5, probs, f);
+    for (int i = 0; i < 5; i++) ck_assert_float_eq_tol(f[i], 0.2f, 1e-7f);
+    for (int i = 0; i < 5; i++) ck_assert_float_eq_tol(probs[i], 0.2f, 1e-7f);
+    p.top_p = 0.5f;
+    sampler_set(s, p);
+    sampler_distribution(s, b, 5, NULL, f);
+    for (int i = 0; i < 5; i++) ck_assert_float_eq_tol(f[i], i < 3 ? 1.0f / 3.0f : 0.0f, 1e-7f);
+    for (int i = 0; i < 10; i++) ck_assert_int_lt(sampler_sample(s, b, 5, NULL, NULL), 3);
+    /* extreme temperatures: near-greedy keeps the tied maxima; huge is near-uniform */
+    const float c[3] = {2.0f, 2.0f, 1.999f};
+    p.top_p = 1.0f;
+    p.temperature = 1e-30f;
+    sampler_set(s, p);
+    sampler_distribution(s, c, 3, NULL, f);
+    ck_assert(f[0] == 0.5f && f[1] == 0.5f && f[2] == 0.0f);
+    p.temperature = 1e30f;
+    sampler_set(s, p);
+    sampler_distribution(s, c, 3, NULL, f);
+    for (int i = 0; i < 3; i++) ck_assert_float_eq_tol(f[i], 1.0f / 3.0f, 1e-7f);
+    sampler_free(s);
 }
 END_TEST
 
@@ -561,6 +622,7 @@ int main(void)
     tcase_add_test(tc, test_flat_gpt2_vocab);
     tcase_add_test(tc, test_top_k_ties_go_to_lower_id);
     tcase_add_test(tc, test_top_p_boundary);
+    tcase_add_test(tc, test_degenerate_logits);
     tcase_add_test(tc, test_greedy);
     tcase_add_test(tc, test_softmax_and_argmax);
     tcase_add_test(tc, test_draw_frequencies);

@@ -208,7 +208,7 @@ START_TEST(test_matmul_backward_layouts)
         for (size_t i = 0; i < nw; i++) dw[i] = 0.5f;   /* dweight accumulates, padding untouched */
         for (int i = 0; i < outd; i++) db[i] = -0.125f;
         for (int i = 0; i < N * in; i++) dx[i] = 99.0f; /* dinp is overwritten */
-        Linear lin = {w, b, in, outd, ld, (WeightLayout)layout};
+        Linear lin = {.w = w, .b = b, .in = in, .out = outd, .ld = ld, .layout = (WeightLayout)layout};
         matmul_backward(dx, dw, db, dout, x, &lin, N);
         double *xd = to_d(x, N * in), *wd = to_d(w, nw), *bd = to_d(b, outd), *od = malloc(sizeof(double) * N * outd);
         double *num = malloc(sizeof(double) * nw);
@@ -247,7 +247,7 @@ START_TEST(test_matmul_backward_fused_block)
     float *x = fmalloc(N * in), *w = fmalloc(in * ld), *dout = fmalloc(N * outd);
     float *dw = fmalloc(in * ld), *dx = fmalloc(N * in);
     fill(r, x, N * in, 1.0); fill(r, w, in * ld, 1.0); fill(r, dout, N * outd, 1.0);
-    Linear k = {w + outd, NULL, in, outd, ld, W_IN_OUT};
+    Linear k = {.w = w + outd, .b = NULL, .in = in, .out = outd, .ld = ld, .layout = W_IN_OUT};
     matmul_backward(dx, dw + outd, NULL, dout, x, &k, N);
     for (int i = 0; i < in; i++)
         for (int c = 0; c < ld; c++) {
