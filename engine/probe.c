@@ -81,9 +81,9 @@ int probe_coref(const Model *m, const char *text, size_t len, const CorpusMentio
             rc = model_forward(m, &rs, ids, n, 0, logits, 0, &cap);
             for (int i = first; i < k && !rc; i++) {
                 const CorpusMention *p = &mentions[i];
-                if (p->pronoun != (query == PROBE_PRONOUN) || p->off - s0 >= ends[n - 1]) continue;
+                if (p->pronoun != (query != PROBE_NEXT_NAME) || p->off - s0 >= ends[n - 1]) continue;
                 const int tok = token_at(ends, n, p->off - s0);
-                /* the pronoun itself, or the position that predicts the name */
+                /* the pronoun itself, or the position that predicts the pronoun or the name */
                 const int q = query == PROBE_PRONOUN ? tok : tok - 1;
                 if (q < 0) continue;
                 int has_a = 0, has_o = 0;

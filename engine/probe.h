@@ -22,6 +22,9 @@ typedef enum {
     PROBE_PRONOUN = 0,   /* query: a pronoun's token; target: its antecedent's earlier names */
     PROBE_NEXT_NAME = 1, /* query: the token before a name (where the model must predict it);
                             target: that character's earlier names (a "name mover") */
+    PROBE_BEFORE_PRONOUN = 2, /* query: the token before a pronoun, where a causal model
+                            decides to write "she" and must know who that is; target: the
+                            antecedent's earlier names */
 } ProbeQuery;
 
 /* Runs m over each story of text (stories are separated by a blank line; each is cut to
