@@ -12,9 +12,64 @@
 
 #include <gsl/gsl_blas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
+#include "engine/ops.h"
 #include "engine/vmath.h"
+
+/* ---- matrix products split across OpenMP threads ---------------------------------- */
+
+/* C = alpha op(A) op(B) + beta C, with C's rows (or columns, when it has more of them)
+ * split into one block per thread, each a single-threaded BLAS call: training keeps one
+ * pool of threads (OpenMP's) instead of two that spin against each other.  With one
+ * thread it is exactly one gsl_blas_sgemm call. */
+static void gemm(CBLAS_TRANSPOSE_t ta, CBLAS_TRANSPOSE_t tb, float alpha, const gsl_matrix_float *A,
+                 const gsl_matrix_float *B, float beta, gsl_matrix_float *C)
+{
+    const size_t M = C->size1, N = C->size2;
+    const size_t K = ta == CblasNoTrans ? A->size2 : A->size1;
+    int nt = omp_get_max_threads();
+    if (nt > 1 && (double)M * N * K < 2e6) nt = 1;   /* too small to share */
+    if (nt <= 1 || omp_in_parallel()) {
+        gsl_blas_sgemm(ta, tb, alpha, A, B, beta, C);
+        return;
+    }
+    const int by_rows = M >= N;
+    const size_t len = by_rows ? M : N;
+    #pragma omp parallel for num_threads(nt) schedule(static, 1)
+    for (int t = 0; t < nt; t++) {
+        const size_t p0 = len * (size_t)t / (size_t)nt, p1 = len * (size_t)(t + 1) / (size_t)nt;
+        if (p1 == p0) continue;
+        if (by_rows) {
+            gsl_matrix_float_const_view a = ta == CblasNoTrans ? gsl_matrix_float_const_submatrix(A, p0, 0, p1 - p0, K)
+                                                               : gsl_matrix_float_const_submatrix(A, 0, p0, K, p1 - p0);
+            gsl_matrix_float_view c = gsl_matrix_float_submatrix(C, p0, 0, p1 - p0, N);
+            gsl_blas_sgemm(ta, tb, alpha, &a.matrix, B, beta, &c.matrix);
+        } else {
+            gsl_matrix_float_const_view b = tb == CblasNoTrans ? gsl_matrix_float_const_submatrix(B, 0, p0, K, p1 - p0)
+                                                               : gsl_matrix_float_const_submatrix(B, p0, 0, p1 - p0, K);
+            gsl_matrix_float_view c = gsl_matrix_float_submatrix(C, 0, p0, M, p1 - p0);
+            gsl_blas_sgemm(ta, tb, alpha, A, &b.matrix, beta, &c.matrix);
+        }
+    }
+}
+
+void matmul_forward_train(float *out, const float *inp, const Linear *lin, int N)
+{
+    int nt = omp_get_max_threads();
+    if (nt > 1 && (double)N * lin->in * lin->out < 2e6) nt = 1;
+    if (nt <= 1 || N < 2 * nt) {
+        matmul_forward(out, inp, lin, N);
+        return;
+    }
+    /* rows are independent: each thread runs the ordinary forward on its block */
+    #pragma omp parallel for num_threads(nt) schedule(static, 1)
+    for (int t = 0; t < nt; t++) {
+        const int n0 = (int)((long)N * t / nt), n1 = (int)((long)N * (t + 1) / nt);
+        if (n1 > n0) matmul_forward(out + (size_t)n0 * lin->out, inp + (size_t)n0 * lin->in, lin, n1 - n0);
+    }
+}
 
 void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens,
                       int B, int T, int C)
@@ -85,15 +140,14 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
         /* dX (N, in) = dY (N, out) . Weff^T, Weff (in, out) = W^T (out_in) or W (in_out) */
         gsl_matrix_float_const_view W = gsl_matrix_float_const_view_array_with_tda(lin->w, wrows, wcols, (size_t)lin->ld);
         gsl_matrix_float_view dX = gsl_matrix_float_view_array(dinp, (size_t)N, (size_t)in);
-        gsl_blas_sgemm(CblasNoTrans, out_in ? CblasNoTrans : CblasTrans, 1.0f, &dY.matrix,
-                       &W.matrix, 0.0f, &dX.matrix);
+        gemm(CblasNoTrans, out_in ? CblasNoTrans : CblasTrans, 1.0f, &dY.matrix, &W.matrix, 0.0f, &dX.matrix);
     }
     if (dweight) {
         gsl_matrix_float_view dW = gsl_matrix_float_view_array_with_tda(dweight, wrows, wcols, (size_t)lin->ld);
         if (out_in) /* dW (out, in) += dY^T X */
-            gsl_blas_sgemm(CblasTrans, CblasNoTrans, 1.0f, &dY.matrix, &X.matrix, 1.0f, &dW.matrix);
+            gemm(CblasTrans, CblasNoTrans, 1.0f, &dY.matrix, &X.matrix, 1.0f, &dW.matrix);
         else        /* dW (in, out) += X^T dY */
-            gsl_blas_sgemm(CblasTrans, CblasNoTrans, 1.0f, &X.matrix, &dY.matrix, 1.0f, &dW.matrix);
+            gemm(CblasTrans, CblasNoTrans, 1.0f, &X.matrix, &dY.matrix, 1.0f, &dW.matrix);
     }
     if (dbias) {
         const int nblk = (outd + COL_BLOCK - 1) / COL_BLOCK;
@@ -168,27 +222,28 @@ void attention_forward_train(float *out, float *att, const float *qkv, int B, in
     const int HS = C / NH;
     const size_t C3 = 3 * (size_t)C;
     const float scale = 1.0f / sqrtf((float)HS);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            const float *base = qkv + (size_t)b * T * C3 + (size_t)h * HS;
-            float *P = att + ((size_t)b * NH + h) * T * T;
-            gsl_matrix_float_const_view Q = gsl_matrix_float_const_view_array_with_tda(base, (size_t)T, (size_t)HS, C3);
-            gsl_matrix_float_const_view K = gsl_matrix_float_const_view_array_with_tda(base + C, (size_t)T, (size_t)HS, C3);
-            gsl_matrix_float_const_view V = gsl_matrix_float_const_view_array_with_tda(base + 2 * C, (size_t)T, (size_t)HS, C3);
-            gsl_matrix_float_view S = gsl_matrix_float_view_array(P, (size_t)T, (size_t)T);
-            gsl_matrix_float_view O = gsl_matrix_float_view_array_with_tda(out + (size_t)b * T * C + (size_t)h * HS, (size_t)T, (size_t)HS, (size_t)C);
-            /* scores = Q K^T / sqrt(HS); the upper triangle is computed and then masked */
-            gsl_blas_sgemm(CblasNoTrans, CblasTrans, scale, &Q.matrix, &K.matrix, 0.0f, &S.matrix);
-            #pragma omp parallel for if (T >= 128)
-            for (int t = 0; t < T; t++) {
-                float *row = P + (size_t)t * T;
-                const float sum = vmath_exp_shift_sum(row, t + 1, vmath_max(row, t + 1));
-                const float inv = 1.0f / sum;
-                for (int j = 0; j <= t; j++) row[j] *= inv;
-                for (int j = t + 1; j < T; j++) row[j] = 0.0f;
-            }
-            gsl_blas_sgemm(CblasNoTrans, CblasNoTrans, 1.0f, &S.matrix, &V.matrix, 0.0f, &O.matrix);
+    /* heads are independent: one per thread, each with single-threaded products */
+    #pragma omp parallel for if (B * NH > 1 && (double)B * NH * T * T * HS > 1e6) schedule(static)
+    for (int bh = 0; bh < B * NH; bh++) {
+        const int b = bh / NH, h = bh % NH;
+        const float *base = qkv + (size_t)b * T * C3 + (size_t)h * HS;
+        float *P = att + ((size_t)b * NH + h) * T * T;
+        gsl_matrix_float_const_view Q = gsl_matrix_float_const_view_array_with_tda(base, (size_t)T, (size_t)HS, C3);
+        gsl_matrix_float_const_view K = gsl_matrix_float_const_view_array_with_tda(base + C, (size_t)T, (size_t)HS, C3);
+        gsl_matrix_float_const_view V = gsl_matrix_float_const_view_array_with_tda(base + 2 * C, (size_t)T, (size_t)HS, C3);
+        gsl_matrix_float_view S = gsl_matrix_float_view_array(P, (size_t)T, (size_t)T);
+        gsl_matrix_float_view O = gsl_matrix_float_view_array_with_tda(out + (size_t)b * T * C + (size_t)h * HS, (size_t)T, (size_t)HS, (size_t)C);
+        /* scores = Q K^T / sqrt(HS); the upper triangle is computed and then masked */
+        gsl_blas_sgemm(CblasNoTrans, CblasTrans, scale, &Q.matrix, &K.matrix, 0.0f, &S.matrix);
+        for (int t = 0; t < T; t++) {
+            float *row = P + (size_t)t * T;
+            const float sum = vmath_exp_shift_sum(row, t + 1, vmath_max(row, t + 1));
+            const float inv = 1.0f / sum;
+            for (int j = 0; j <= t; j++) row[j] *= inv;
+            for (int j = t + 1; j < T; j++) row[j] = 0.0f;
         }
+        gsl_blas_sgemm(CblasNoTrans, CblasNoTrans, 1.0f, &S.matrix, &V.matrix, 0.0f, &O.matrix);
+    }
 }
 
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
@@ -197,36 +252,37 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
     const int HS = C / NH;
     const size_t C3 = 3 * (size_t)C;
     const float scale = 1.0f / sqrtf((float)HS);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            const size_t off = (size_t)b * T * C3 + (size_t)h * HS;
-            const float *Pp = att + ((size_t)b * NH + h) * T * T;
-            gsl_matrix_float_const_view Q = gsl_matrix_float_const_view_array_with_tda(qkv + off, (size_t)T, (size_t)HS, C3);
-            gsl_matrix_float_const_view K = gsl_matrix_float_const_view_array_with_tda(qkv + off + C, (size_t)T, (size_t)HS, C3);
-            gsl_matrix_float_const_view V = gsl_matrix_float_const_view_array_with_tda(qkv + off + 2 * C, (size_t)T, (size_t)HS, C3);
-            gsl_matrix_float_view dQ = gsl_matrix_float_view_array_with_tda(dqkv + off, (size_t)T, (size_t)HS, C3);
-            gsl_matrix_float_view dK = gsl_matrix_float_view_array_with_tda(dqkv + off + C, (size_t)T, (size_t)HS, C3);
-            gsl_matrix_float_view dV = gsl_matrix_float_view_array_with_tda(dqkv + off + 2 * C, (size_t)T, (size_t)HS, C3);
-            gsl_matrix_float_const_view dO = gsl_matrix_float_const_view_array_with_tda(dout + (size_t)b * T * C + (size_t)h * HS, (size_t)T, (size_t)HS, (size_t)C);
-            gsl_matrix_float_const_view P = gsl_matrix_float_const_view_array(Pp, (size_t)T, (size_t)T);
-            gsl_matrix_float_view dS = gsl_matrix_float_view_array(scratch, (size_t)T, (size_t)T);
-            /* out = P V:  dP = dO V^T,  dV = P^T dO */
-            gsl_blas_sgemm(CblasNoTrans, CblasTrans, 1.0f, &dO.matrix, &V.matrix, 0.0f, &dS.matrix);
-            gsl_blas_sgemm(CblasTrans, CblasNoTrans, 1.0f, &P.matrix, &dO.matrix, 0.0f, &dV.matrix);
-            /* softmax: dS_tj = P_tj (dP_tj - sum_k P_tk dP_tk); masked entries have P = 0 */
-            #pragma omp parallel for if (T >= 128)
-            for (int t = 0; t < T; t++) {
-                const float *p = Pp + (size_t)t * T;
-                float *d = scratch + (size_t)t * T;
-                float dot = 0.0f;
-                for (int j = 0; j <= t; j++) dot += p[j] * d[j];
-                for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot);
-                for (int j = t + 1; j < T; j++) d[j] = 0.0f;
-            }
-            /* scores = scale Q K^T:  dQ = scale dS K,  dK = scale dS^T Q */
-            gsl_blas_sgemm(CblasNoTrans, CblasNoTrans, scale, &dS.matrix, &K.matrix, 0.0f, &dQ.matrix);
-            gsl_blas_sgemm(CblasTrans, CblasNoTrans, scale, &dS.matrix, &Q.matrix, 0.0f, &dK.matrix);
+    #pragma omp parallel for if (B * NH > 1 && (double)B * NH * T * T * HS > 1e6) schedule(static)
+    for (int bh = 0; bh < B * NH; bh++) {
+        const int b = bh / NH, h = bh % NH;
+        float *ds = scratch + (size_t)omp_get_thread_num() * T * T;   /* this thread's (T, T) */
+        const size_t off = (size_t)b * T * C3 + (size_t)h * HS;
+        const float *Pp = att + ((size_t)b * NH + h) * T * T;
+        gsl_matrix_float_const_view Q = gsl_matrix_float_const_view_array_with_tda(qkv + off, (size_t)T, (size_t)HS, C3);
+        gsl_matrix_float_const_view K = gsl_matrix_float_const_view_array_with_tda(qkv + off + C, (size_t)T, (size_t)HS, C3);
+        gsl_matrix_float_const_view V = gsl_matrix_float_const_view_array_with_tda(qkv + off + 2 * C, (size_t)T, (size_t)HS, C3);
+        gsl_matrix_float_view dQ = gsl_matrix_float_view_array_with_tda(dqkv + off, (size_t)T, (size_t)HS, C3);
+        gsl_matrix_float_view dK = gsl_matrix_float_view_array_with_tda(dqkv + off + C, (size_t)T, (size_t)HS, C3);
+        gsl_matrix_float_view dV = gsl_matrix_float_view_array_with_tda(dqkv + off + 2 * C, (size_t)T, (size_t)HS, C3);
+        gsl_matrix_float_const_view dO = gsl_matrix_float_const_view_array_with_tda(dout + (size_t)b * T * C + (size_t)h * HS, (size_t)T, (size_t)HS, (size_t)C);
+        gsl_matrix_float_const_view P = gsl_matrix_float_const_view_array(Pp, (size_t)T, (size_t)T);
+        gsl_matrix_float_view dS = gsl_matrix_float_view_array(ds, (size_t)T, (size_t)T);
+        /* out = P V:  dP = dO V^T,  dV = P^T dO */
+        gsl_blas_sgemm(CblasNoTrans, CblasTrans, 1.0f, &dO.matrix, &V.matrix, 0.0f, &dS.matrix);
+        gsl_blas_sgemm(CblasTrans, CblasNoTrans, 1.0f, &P.matrix, &dO.matrix, 0.0f, &dV.matrix);
+        /* softmax: dS_tj = P_tj (dP_tj - sum_k P_tk dP_tk); masked entries have P = 0 */
+        for (int t = 0; t < T; t++) {
+            const float *p = Pp + (size_t)t * T;
+            float *d = ds + (size_t)t * T;
+            float dot = 0.0f;
+            for (int j = 0; j <= t; j++) dot += p[j] * d[j];
+            for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot);
+            for (int j = t + 1; j < T; j++) d[j] = 0.0f;
         }
+        /* scores = scale Q K^T:  dQ = scale dS K,  dK = scale dS^T Q */
+        gsl_blas_sgemm(CblasNoTrans, CblasNoTrans, scale, &dS.matrix, &K.matrix, 0.0f, &dQ.matrix);
+        gsl_blas_sgemm(CblasTrans, CblasNoTrans, scale, &dS.matrix, &Q.matrix, 0.0f, &dK.matrix);
+    }
 }
 
 void crossentropy_forward(float *logits, float *losses, const int *targets, int N, int V, int Vp)

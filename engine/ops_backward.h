@@ -16,6 +16,10 @@
 
 #include "engine/model.h"
 
+/* matmul_forward with the rows split across OpenMP threads, each block one
+ * single-threaded product (the same values as matmul_forward). */
+void matmul_forward_train(float *out, const float *inp, const Linear *lin, int N);
+
 /* encoder: dwte[tokens[b,t]] += dout[b,t]; dwpe[t] += dout[b,t] (dwpe may be NULL).
  * dout (B, T, C). */
 void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens,
@@ -53,7 +57,8 @@ void residual_backward(float *da, float *db, const float *dout, size_t N);
 void attention_forward_train(float *out, float *att, const float *qkv, int B, int T, int C,
                              int NH);
 
-/* Its backward: dqkv (B, T, 3C) overwritten; scratch holds T*T floats. */
+/* Its backward: dqkv (B, T, 3C) overwritten; scratch holds T*T floats per OpenMP thread
+ * (omp_get_max_threads() * T * T).  Heads run in parallel. */
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                         float *scratch, int B, int T, int C, int NH);
 

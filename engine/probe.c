@@ -39,7 +39,7 @@ static double span_mass(const float *row, const size_t *ends, int n, const Corpu
 }
 
 int probe_coref(const Model *m, const char *text, size_t len, const CorpusMention *mentions,
-                int n_mentions, CorefProbe *out)
+                int n_mentions, ProbeQuery query, CorefProbe *out)
 {
     memset(out, 0, sizeof *out);
     if (!m->tok) return ERR(ERR_STATE, "coreference probe: the model has no tokenizer");
@@ -76,22 +76,23 @@ int probe_coref(const Model *m, const char *text, size_t len, const CorpusMentio
         }
         const int first = k;
         while (k < n_mentions && mentions[k].off < s1) k++;
-        int any = 0;
-        for (int i = first; i < k && !any; i++) any = mentions[i].pronoun;
-        if (n >= 2 && any) {
+        if (n >= 2 && k > first) {
             Capture cap = {.attn = attn, .resid = NULL};
             rc = model_forward(m, &rs, ids, n, 0, logits, 0, &cap);
             for (int i = first; i < k && !rc; i++) {
                 const CorpusMention *p = &mentions[i];
-                if (!p->pronoun || p->off - s0 >= ends[n - 1]) continue;
-                const int q = token_at(ends, n, p->off - s0);
+                if (p->pronoun != (query != PROBE_NEXT_NAME) || p->off - s0 >= ends[n - 1]) continue;
+                const int tok = token_at(ends, n, p->off - s0);
+                /* the pronoun itself, or the position that predicts the pronoun or the name */
+                const int q = query == PROBE_PRONOUN ? tok : tok - 1;
+                if (q < 0) continue;
                 int has_a = 0, has_o = 0;
                 for (int j = first; j < i; j++)
                     if (!mentions[j].pronoun) {
                         has_a |= mentions[j].person == p->person;
                         has_o |= mentions[j].person == (p->person ^ 1);
                     }
-                if (!has_a || !has_o || q == 0) continue;
+                if (!has_a || !has_o || q <= 0) continue;
                 for (int lh = 0; lh < L * NH; lh++) {
                     const float *row = attn + ((size_t)lh * n + q) * n;
                     double a = 0, o = 0;
@@ -115,7 +116,7 @@ int probe_coref(const Model *m, const char *text, size_t len, const CorpusMentio
     }
     free(attn); free(logits); free(ends); free(seen_a); free(seen_o);
     runstate_done(&rs);
-    if (!rc && out->n_pronouns == 0) rc = ERR(ERR_ARG, "coreference probe: no pronoun with both characters named before it");
+    if (!rc && out->n_pronouns == 0) rc = ERR(ERR_ARG, "coreference probe: no mention with both characters named before it");
     if (rc) { probe_coref_done(out); return rc; }
     for (int lh = 0; lh < L * NH; lh++) {
         out->ante[lh] /= out->n_pronouns;

@@ -41,8 +41,24 @@ TrainConfig train_config_default(void)
     };
 }
 
-/* OpenBLAS's own call (its cblas.h is not the one GSL's headers use). */
+/* OpenBLAS's own calls (its cblas.h is not the one GSL's headers use). */
 void openblas_set_num_threads(int n);
+int openblas_get_num_threads(void);
+
+/* Inside the trainer OpenBLAS runs single-threaded and the products are split across
+ * OpenMP's threads instead (ops_backward.c): one pool of threads, not two spinning against
+ * each other.  The caller's setting comes back afterwards (inference keeps its threads). */
+static int blas_single(void)
+{
+    const int n = openblas_get_num_threads();
+    if (n != 1) openblas_set_num_threads(1);
+    return n;
+}
+
+static void blas_restore(int n)
+{
+    if (n != 1) openblas_set_num_threads(n);
+}
 
 void train_set_threads(int n)
 {
@@ -164,6 +180,7 @@ struct Trainer {
     float *act_mem;
     size_t act_cap;          /* floats in act_mem */
     int B, T;                /* shape of the activations in use */
+    int act_threads;         /* threads the attention scratch was sized for */
     int *inputs, *targets;   /* (B, T) copies of the last forward's */
     int have_targets;        /* a forward with targets awaits its backward */
     int n_valid;             /* targets >= 0 in the last forward */
@@ -466,7 +483,7 @@ static size_t acts_floats(const Trainer *tr, int B, int T)
     return (L + 1) * BT * C + L * BT * C + 2 * L * BT + L * BT * 3 * C
          + L * (size_t)B * NH * T * T + L * BT * C * 3 + 2 * L * BT + 3 * L * BT * H
          + BT * C + 2 * BT + BT * Vl + BT
-         + BT * C * 4 + BT * 3 * C + BT * H + (size_t)T * T;
+         + BT * C * 4 + BT * 3 * C + BT * H + (size_t)omp_get_max_threads() * T * T;
 }
 
 size_t trainer_memory_bytes(const Trainer *tr, int B, int T)
@@ -476,7 +493,8 @@ size_t trainer_memory_bytes(const Trainer *tr, int B, int T)
 
 static void acts_setup(Trainer *tr, int B, int T)
 {
-    if (tr->B == B && tr->T == T) return;
+    if (tr->B == B && tr->T == T && tr->act_threads == omp_get_max_threads()) return;
+    tr->act_threads = omp_get_max_threads();
     size_t need = acts_floats(tr, B, T);
     if (need > tr->act_cap) {
         free(tr->act_mem);
@@ -509,7 +527,7 @@ static void acts_setup(Trainer *tr, int B, int T)
     TAKE(tmp, BT * C);
     TAKE(dqkv, BT * 3 * C);
     TAKE(dfch, BT * H);
-    TAKE(datt, (size_t)T * T);
+    TAKE(datt, (size_t)omp_get_max_threads() * T * T);
 #undef TAKE
     tr->inputs = xrealloc(tr->inputs, BT * sizeof(int));
     tr->targets = xrealloc(tr->targets, BT * sizeof(int));
@@ -519,8 +537,7 @@ static void acts_setup(Trainer *tr, int B, int T)
 
 /* ---- forward and backward --------------------------------------------------------- */
 
-int trainer_forward(Trainer *tr, const int *inputs, const int *targets, int B, int T,
-                    float *loss)
+static int forward(Trainer *tr, const int *inputs, const int *targets, int B, int T, float *loss)
 {
     const ModelConfig *c = &tr->cfg;
     const int L = c->n_layer, C = c->n_embd, H = c->n_hidden, NH = c->n_head, V = c->vocab_size;
@@ -553,21 +570,21 @@ int trainer_forward(Trainer *tr, const int *inputs, const int *targets, int B, i
         /* x + attn(ln_1(x)) */
         layernorm_forward(ln1, a->ln1_mean + (size_t)l * BT, a->ln1_rstd + (size_t)l * BT, res,
                           p->ln1w, p->ln1b, (int)BT, C, c->norm_eps);
-        matmul_forward(qkv, ln1, &ln[0], (int)BT);
+        matmul_forward_train(qkv, ln1, &ln[0], (int)BT);
         attention_forward_train(atty, att, qkv, B, T, C, NH);
-        matmul_forward(a->tmp, atty, &ln[1], (int)BT);
+        matmul_forward_train(a->tmp, atty, &ln[1], (int)BT);
         residual_forward(res2, res, a->tmp, BT * C);
         /* x + mlp(ln_2(x)) */
         layernorm_forward(ln2, a->ln2_mean + (size_t)l * BT, a->ln2_rstd + (size_t)l * BT, res2,
                           p->ln2w, p->ln2b, (int)BT, C, c->norm_eps);
-        matmul_forward(fch, ln2, &ln[2], (int)BT);
+        matmul_forward_train(fch, ln2, &ln[2], (int)BT);
         gelu_forward_train(fch_gelu, fch_th, fch, BT * H);
-        matmul_forward(a->tmp, fch_gelu, &ln[3], (int)BT);
+        matmul_forward_train(a->tmp, fch_gelu, &ln[3], (int)BT);
         residual_forward(res3, res2, a->tmp, BT * C);
     }
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->res + (size_t)L * BT * C,
                       tr->lnfw, tr->lnfb, (int)BT, C, c->norm_eps);
-    matmul_forward(a->logits, a->lnf, &tr->head, (int)BT);
+    matmul_forward_train(a->logits, a->lnf, &tr->head, (int)BT);
 
     tr->have_targets = 0;
     if (!targets) return 0;
@@ -582,9 +599,18 @@ int trainer_forward(Trainer *tr, const int *inputs, const int *targets, int B, i
     return 0;
 }
 
+int trainer_forward(Trainer *tr, const int *inputs, const int *targets, int B, int T,
+                    float *loss)
+{
+    const int saved = blas_single();
+    const int rc = forward(tr, inputs, targets, B, T, loss);
+    blas_restore(saved);
+    return rc;
+}
+
 const float *trainer_probs(const Trainer *tr) { return tr->have_targets ? tr->a.logits : NULL; }
 
-int trainer_backward(Trainer *tr, float loss_scale)
+static int backward(Trainer *tr, float loss_scale)
 {
     if (!tr->have_targets) return ERR(ERR_STATE, "train: backward needs a forward with targets first");
     tr->have_targets = 0;
@@ -627,6 +653,14 @@ int trainer_backward(Trainer *tr, float loss_scale)
     }
     encoder_backward(G(tr, tr->wte), G(tr, tr->wpe), a->dres, tr->inputs, B, T, C);
     return 0;
+}
+
+int trainer_backward(Trainer *tr, float loss_scale)
+{
+    const int saved = blas_single();
+    const int rc = backward(tr, loss_scale);
+    blas_restore(saved);
+    return rc;
 }
 
 void trainer_zero_grad(Trainer *tr) { memset(tr->grads, 0, tr->P * sizeof(float)); }

@@ -32,6 +32,7 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: lectern [OPTIONS] [FILE] [MODEL]\n"
         "       lectern SUBCOMMAND [OPTIONS]     (%s; SUBCOMMAND --help)\n"
+        "       lectern loss|train|tokenizer train|corpus|coref [OPTIONS]   (training; --help)\n"
         "\n"
         "A workbench for stepping through a transformer language model token by token.\n"
         "Without FILE or -c, and with stdin a terminal, it starts the interactive prompt;\n"

@@ -635,18 +635,25 @@ static int cmd_coref(int argc, char **argv)
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"lang", required_argument, NULL, 'l'},
         {"count", required_argument, NULL, 'n'}, {"seed", required_argument, NULL, 's'},
-        {"top", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"top", required_argument, NULL, 't'}, {"names", no_argument, NULL, 'N'},
+        {"before", no_argument, NULL, 'B'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
-    const char *use = "coref --model M [--lang en|ru|both] [--count N] [--seed S] [--top K]\n"
+    const char *use = "coref --model M [--before|--names] [--lang en|ru|both] [--count N] [--seed S] [--top K]\n"
                       "  toy-world stories (default: 200, seed 999, both languages) through M; for each\n"
-                      "  layer and head, the attention a pronoun pays to its antecedent's name";
+                      "  layer and head, the attention a pronoun pays to its antecedent's name; with\n"
+                      "  --before, the attention from the token just before the pronoun (where the model\n"
+                      "  chooses it); with --names, from the token before a name to that character's names";
     const char *model = NULL;
     long count = 200, seed = 999, top = 5;
     CorpusLang lang = CORPUS_BOTH;
+    ProbeQuery query = PROBE_PRONOUN;
     int c;
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
+        case 'N': query = PROBE_NEXT_NAME; break;
+        case 'B': query = PROBE_BEFORE_PRONOUN; break;
         case 'l': if (corpus_lang_from_name(optarg, &lang)) return bad_value("lang", optarg); break;
         case 'n': if (parse_long(optarg, 1, 100000, &count)) return bad_value("count", optarg); break;
         case 's': if (parse_long(optarg, 0, 0x7fffffffL, &seed)) return bad_value("seed", optarg); break;
@@ -663,7 +670,7 @@ static int cmd_coref(int argc, char **argv)
     CorpusMention *mn = NULL;
     int nm = 0, rc = corpus_stories_annotated((unsigned long)seed, lang, (int)count, &text, &len, &mn, &nm);
     CorefProbe p = {0};
-    if (!rc) rc = probe_coref(m, text, len, mn, nm, &p);
+    if (!rc) rc = probe_coref(m, text, len, mn, nm, query, &p);
     if (!rc) {
         const int n = p.L * p.NH;
         int *order = xmalloc(sizeof(int) * (size_t)n);
@@ -672,9 +679,14 @@ static int cmd_coref(int argc, char **argv)
             for (int j = i; j > 0 && p.ante[order[j]] > p.ante[order[j - 1]]; j--) {
                 int t = order[j]; order[j] = order[j - 1]; order[j - 1] = t;
             }
-        printf("# %d pronouns in %ld stories; attention from the pronoun to the earlier names of\n"
-               "# its antecedent, to the other character's, and how often the antecedent gets more\n",
-               p.n_pronouns, count);
+        if (query != PROBE_NEXT_NAME)
+            printf("# %d pronouns in %ld stories; attention from the %s to the earlier names of\n"
+                   "# its antecedent, to the other character's, and how often the antecedent gets more\n",
+                   p.n_pronouns, count, query == PROBE_PRONOUN ? "pronoun" : "token before the pronoun");
+        else
+            printf("# %d names in %ld stories; attention from the token before the name to the earlier\n"
+                   "# names of that character, to the other character's, and how often it gets more\n",
+                   p.n_pronouns, count);
         for (int i = 0; i < n && i < top; i++)
             printf("layer %d head %d antecedent %.3f other %.3f wins %.1f%%\n", order[i] / p.NH, order[i] % p.NH,
                    p.ante[order[i]], p.other[order[i]], 100.0 * p.wins[order[i]]);

@@ -892,6 +892,7 @@ static Suite *train_suite(void)
 {
     Suite *s = suite_create("train");
     TCase *k = tcase_create("kernels");
+    tcase_set_timeout(k, 60);   /* generous: a loaded machine or ASan stretches wall time */
     tcase_add_test(k, test_vmath_exp);
     tcase_add_test(k, test_layernorm_backward);
     tcase_add_test(k, test_matmul_backward_layouts);
