@@ -13,8 +13,9 @@
  * method added over its inputs (Q, K, V, out): parameters (pattern, W, E, F) and scratch,
  * touched before timing as a running model's would be.  Times are medians of repeats (a
  * single run once a run takes over a second).  The targets are ratios of two times; each is
- * measured again with the two runs interleaved in one process (measure_ratio), which a
- * shared machine's changing load cannot tilt the way it can tilt two separate children.
+ * measured again in one process with the two methods alternating and timed over intervals
+ * of similar length (measure_ratio), which a shared machine's load cannot tilt the way it
+ * can tilt two separate children.
  * Usage: bench_attention [--max-n N] [--png PATH]   (default 16384, build/bench_attention.png)
  *        bench_attention --method KEY [--n N] [--reps R]   one method in process, e.g. under
  *        valgrind --tool=callgrind --toggle-collect='run_once*' --collect-atstart=no
@@ -305,20 +306,24 @@ static Result measure_forked(Method meth, int n)
 }
 
 /* ---- targets: ratios of two times, measured interleaved ----
- * A target compares two runs (exact and the window at the same n; a method at n and n/4).
+ * A target compares two times (exact and the window at the same n; a method at n and n/4).
  * On a shared machine the load changes from second to second, so the two are measured in
- * one child, alternating: each round runs a once and b rb times; the ratio is of the
- * medians over all rounds (wall clock; process CPU time beside it, which waiting for a core
- * does not inflate). */
+ * one child, alternating round by round.  And a timed interval of a few milliseconds often
+ * runs within one scheduler slice while a longer one waits for the core several times, so
+ * the shorter method is timed over a batch of consecutive runs (its time is the batch's
+ * divided by the count) that lasts about as long as one run of the other.  Each round gives
+ * a ratio of two neighbouring intervals; the target takes the median over the rounds: wall
+ * clock, with the same for process CPU time (which waiting for a core does not inflate)
+ * beside it. */
 typedef struct {
-    double wall, cpu;   /* median(a) / median(b) */
-    double ta, tb;      /* the medians, seconds */
-    int na, nb, ok;     /* runs */
+    double wall, cpu;   /* median over rounds of a / b (b per run) */
+    double ta, tb;      /* median seconds per run of each */
+    int rounds, ok;
 } Ratio;
 
-static Ratio measure_ratio_child(Method ma, int a_n, Method mb, int b_n, int rounds, int rb)
+static Ratio measure_ratio_child(Method ma, int a_n, Method mb, int b_n, int rounds, int batch)
 {
-    Ratio q = {0, 0, 0, 0, 0, 0, 0};
+    Ratio q = {0, 0, 0, 0, 0, 0};
     const int nmax = a_n > b_n ? a_n : b_n;
     const size_t nd = (size_t)nmax * D;
     float *Q = xmalloc(nd * sizeof(float)), *K = xmalloc(nd * sizeof(float));
@@ -330,28 +335,34 @@ static Ratio measure_ratio_child(Method ma, int a_n, Method mb, int b_n, int rou
     Setup sa, sb;
     int rc = setup(&sa, ma, a_n) | setup(&sb, mb, b_n);
     double *wa = xmalloc((size_t)rounds * sizeof(double)), *ca = xmalloc((size_t)rounds * sizeof(double));
-    double *wb = xmalloc((size_t)rounds * rb * sizeof(double)), *cb = xmalloc((size_t)rounds * rb * sizeof(double));
+    double *wb = xmalloc((size_t)rounds * sizeof(double)), *cb = xmalloc((size_t)rounds * sizeof(double));
     /* one untimed run of each first: caches, OpenBLAS's threads and buffers */
     if (!rc) rc = run_once(&sa, Q, K, V, out) | run_once(&sb, Q, K, V, out);
     for (int r = 0; r < rounds && !rc; r++) {
         double t0 = now(), c0 = cpu_now();
         rc |= run_once(&sa, Q, K, V, out);
-        wa[q.na] = now() - t0;
-        ca[q.na++] = cpu_now() - c0;
-        for (int k = 0; k < rb && !rc; k++) {
-            t0 = now();
-            c0 = cpu_now();
-            rc |= run_once(&sb, Q, K, V, out);
-            wb[q.nb] = now() - t0;
-            cb[q.nb++] = cpu_now() - c0;
-        }
+        wa[r] = now() - t0;
+        ca[r] = cpu_now() - c0;
+        t0 = now();
+        c0 = cpu_now();
+        for (int k = 0; k < batch && !rc; k++) rc |= run_once(&sb, Q, K, V, out);
+        wb[r] = (now() - t0) / batch;
+        cb[r] = (cpu_now() - c0) / batch;
+        q.rounds = r + 1;
     }
-    if (!rc && q.na > 0 && q.nb > 0) {
-        q.ta = median(wa, q.na);
-        q.tb = median(wb, q.nb);
-        q.wall = q.ta / q.tb;
-        q.cpu = median(ca, q.na) / median(cb, q.nb);
+    if (!rc && q.rounds == rounds) {
+        double *rw = xmalloc((size_t)rounds * sizeof(double)), *rcpu = xmalloc((size_t)rounds * sizeof(double));
+        for (int r = 0; r < rounds; r++) {
+            rw[r] = wa[r] / wb[r];
+            rcpu[r] = ca[r] / cb[r];
+        }
+        q.wall = median(rw, rounds);
+        q.cpu = median(rcpu, rounds);
+        q.ta = median(wa, rounds);
+        q.tb = median(wb, rounds);
         q.ok = 1;
+        free(rw);
+        free(rcpu);
     }
     setup_done(&sa);
     setup_done(&sb);
@@ -366,9 +377,9 @@ static Ratio measure_ratio_child(Method ma, int a_n, Method mb, int b_n, int rou
     return q;
 }
 
-static Ratio measure_ratio(Method ma, int a_n, Method mb, int b_n, int rounds, int rb)
+static Ratio measure_ratio(Method ma, int a_n, Method mb, int b_n, int rounds, int batch)
 {
-    Ratio q = {0, 0, 0, 0, 0, 0, 0};
+    Ratio q = {0, 0, 0, 0, 0, 0};
     int fd[2];
     if (pipe(fd) != 0) return q;
     fflush(stdout);
@@ -376,7 +387,7 @@ static Ratio measure_ratio(Method ma, int a_n, Method mb, int b_n, int rounds, i
     if (pid < 0) return q;
     if (pid == 0) {
         close(fd[0]);
-        Ratio c = measure_ratio_child(ma, a_n, mb, b_n, rounds, rb);
+        Ratio c = measure_ratio_child(ma, a_n, mb, b_n, rounds, batch);
         ssize_t w = write(fd[1], &c, sizeof c);
         _exit(w == (ssize_t)sizeof c ? 0 : 1);
     }
@@ -648,11 +659,12 @@ int main(int argc, char **argv)
     printf("\n(%.0f s)\n\ntargets at the largest n:\n", now() - t_start);
     const int last = nn - 1, N = ns[last];
     int failed = 0;
-    printf("  (each ratio measured again in one process, the two runs interleaved; wall clock "
-           "decides,\n   CPU time of all threads in brackets)\n");
+    printf("  (each ratio measured again in one process, the two methods alternating, the "
+           "shorter one\n   timed over a batch of runs; wall clock decides, CPU time of all "
+           "threads in brackets)\n");
     {
-        /* exact once per round, the window five times: three rounds */
-        Ratio q = measure_ratio(M_EXACT, N, M_WINDOW, N, 3, 5);
+        /* three rounds of one exact run and a batch of 32 window runs (~1 s) */
+        Ratio q = measure_ratio(M_EXACT, N, M_WINDOW, N, 3, 32);
         double ideal = (double)N / WINDOW;
         int pass = q.ok && q.wall >= ideal / 2;
         failed |= !pass;
@@ -667,8 +679,8 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < 4; k++) {
         Method m = lin[k];
         if (N / 4 < 256) break;
-        /* n and n/4 alternately, nine rounds */
-        Ratio q = measure_ratio(m, N, m, N / 4, 9, 1);
+        /* fifteen rounds of one run at n and four at n/4 */
+        Ratio q = measure_ratio(m, N, m, N / 4, 15, 4);
         int pass = q.ok && q.wall <= 4.6;
         failed |= !pass;
         if (q.ok)
