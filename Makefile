@@ -126,7 +126,7 @@ default-model: deps-quiet $(LECTERN)
 	$(LECTERN) train --data $(DEFAULT_DIR)/corpus.txt --tokenizer $(DEFAULT_DIR)/tokenizer \
 	  --config default --steps 2000 --lr 0.002 --seed 1 --threads 1 --checkpoint $(DEFAULT_DIR)/default.ckpt \
 	  --plot $(DEFAULT_DIR)/loss.png --out models/default.safetensors $(RESUME)
-	$(LECTERN) coref --model models/default.safetensors
+	$(LECTERN) coref --model models/default.safetensors --names --lang en --top 3
 
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 20
