@@ -5,8 +5,16 @@
  * weights) and the runtime Effattn object built from text.  Not here: the patterns
  * (pattern.c), multi-head plumbing and the KV cache (attention.c, model.c), the oracle file
  * reader (effattn_case.c).
- * Loops are the plain form of each formula, dot products accumulated in double, so each one
- * reads next to its paper; the exact kernel is the naive twin the others are tested against.
+ * Two kinds of code.  The naive twins (effattn_exact, effattn_exact_masked,
+ * effattn_exact_row_weights, effattn_linear_quadratic, the implied-weight rows) are the plain
+ * form of each formula with dot products in double, so each reads next to its paper; they are
+ * the oracles the tests hold the fast kernels against.  The fast kernels work in float32 as
+ * the engine does (STYLE.md "Numbers"): matrix products through gsl_blas_sgemm on views of
+ * contiguous rows (OpenBLAS underneath), the remaining loops with eight independent partial
+ * sums so the compiler vectorises them without -ffast-math.  Costs stay those of effattn.h:
+ * the sparse kernel multiplies a block of query rows by the keys their ranges share only when
+ * that wastes at most a quarter more cells than the pattern allows (else it goes row by row),
+ * and the kernel methods stream over blocks of rows, so no scratch grows past O(n).
  * References: see effattn.h; ../shared/research/attention.md sections 1, 4, 5.
  */
 #include "engine/effattn.h"
@@ -19,6 +27,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <gsl/gsl_blas.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_randist.h>
@@ -26,6 +35,17 @@
 #include <gsl/gsl_vector.h>
 
 #include "engine/err.h"
+
+/* OpenBLAS runs a product of at most 65536 * 4 multiply-adds (GEMM_MULTITHREAD_THRESHOLD's
+ * default) on the calling thread and hands larger ones to its thread pool, which for the
+ * block-sized products here costs more than it gains (measured: up to twice the time on a
+ * busy machine): those are multiplied in pieces of at most this size. */
+#define SGEMM_SERIAL 262144
+/* The sparse kernel's tiles: at most EFFATTN_BLOCK query rows and this many key ranges per
+ * row (rows with more go one by one). */
+#define TILE_RANGES 8
+
+/* ---- naive-twin arithmetic (double) ---- */
 
 static double dot(const float *a, const float *b, int d)
 {
@@ -50,8 +70,114 @@ static void softmax(float *s, int cnt)
 
 static void zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
 
+/* ---- fast-kernel arithmetic (float, vectorisable) ----
+ * A single running sum is a serial chain the compiler may not reorder without -ffast-math;
+ * eight independent partial sums (a fixed order, so results are reproducible) let it use
+ * vector registers.  Fixed blocks of eight, as in attention.c's dot. */
+
+static inline float dotf(const float *a, const float *b, int n)
+{
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int u = 0; u < 8; u++) acc[u] += a[i + u] * b[i + u];
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* y += a x */
+static inline void axpyf(float *restrict y, float a, const float *restrict x, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int u = 0; u < 8; u++) y[i + u] += a * x[i + u];
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* x *= a */
+static inline void scalef(float *x, float a, int n)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int u = 0; u < 8; u++) x[i + u] *= a;
+    for (; i < n; i++) x[i] *= a;
+}
+
+static inline float maxf(const float *x, int n)
+{
+    float m[8];
+    int i = 0;
+    if (n < 8) {
+        float r = x[0];
+        for (int j = 1; j < n; j++) r = x[j] > r ? x[j] : r;
+        return r;
+    }
+    for (int u = 0; u < 8; u++) m[u] = x[u];
+    for (i = 8; i + 8 <= n; i += 8)
+        for (int u = 0; u < 8; u++) m[u] = x[i + u] > m[u] ? x[i + u] : m[u];
+    float r = m[0];
+    for (int u = 1; u < 8; u++) r = m[u] > r ? m[u] : r;
+    for (; i < n; i++) r = x[i] > r ? x[i] : r;
+    return r;
+}
+
+/* x <- exp(x - mx); returns the sum, in double: it is the softmax's denominator, and the
+ * additions cost nothing next to the exponentials */
+static inline double exp_sum(float *x, float mx, int n)
+{
+    double acc[4] = {0};
+    int i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int u = 0; u < 4; u++) acc[u] += (x[i + u] = expf(x[i + u] - mx));
+    double s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+    for (; i < n; i++) s += (x[i] = expf(x[i] - mx));
+    return s;
+}
+
+/* s[0..cnt) <- softmax(s) in float */
+static void softmaxf(float *s, int cnt)
+{
+    if (cnt <= 0) return;
+    double sum = exp_sum(s, maxf(s, cnt), cnt);
+    scalef(s, (float)(1.0 / sum), cnt);
+}
+
+/* C (M, N) = alpha op(A) op(B) + beta C on row-major arrays with leading dimensions lda, ldb,
+ * ldc: gsl_blas_sgemm on views, no copy.  op(A) is (M, Kd), op(B) (Kd, N); all sizes >= 1. */
+static void sgemm(CBLAS_TRANSPOSE_t ta, CBLAS_TRANSPOSE_t tb, int M, int N, int Kd, float alpha,
+                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    size_t ar = (size_t)(ta == CblasNoTrans ? M : Kd), ac = (size_t)(ta == CblasNoTrans ? Kd : M);
+    size_t br = (size_t)(tb == CblasNoTrans ? Kd : N), bc = (size_t)(tb == CblasNoTrans ? N : Kd);
+    gsl_matrix_float_const_view a = gsl_matrix_float_const_view_array_with_tda(A, ar, ac, (size_t)lda);
+    gsl_matrix_float_const_view b = gsl_matrix_float_const_view_array_with_tda(B, br, bc, (size_t)ldb);
+    gsl_matrix_float_view c = gsl_matrix_float_view_array_with_tda(C, (size_t)M, (size_t)N, (size_t)ldc);
+    gsl_blas_sgemm(ta, tb, alpha, &a.matrix, &b.matrix, beta, &c.matrix);
+}
+
+/* The same product in pieces of at most SGEMM_SERIAL multiply-adds, cut along the rows of C
+ * (then its columns), so OpenBLAS runs each on this thread: for the block-sized products of
+ * the kernels below its thread pool costs more than it gains.  Each element of C is still one
+ * whole sum over Kd, so the result does not depend on the cut. */
+static void sgemm_serial(CBLAS_TRANSPOSE_t ta, CBLAS_TRANSPOSE_t tb, int M, int N, int Kd,
+                         float alpha, const float *A, int lda, const float *B, int ldb,
+                         float beta, float *C, int ldc)
+{
+    size_t per_row = (size_t)N * Kd;
+    int mc = per_row <= SGEMM_SERIAL ? (int)(SGEMM_SERIAL / per_row) : 1;
+    int nc = per_row <= SGEMM_SERIAL ? N : (int)(SGEMM_SERIAL / Kd > 0 ? SGEMM_SERIAL / Kd : 1);
+    for (int i = 0; i < M; i += mc)
+        for (int j = 0; j < N; j += nc) {
+            const float *a = A + (ta == CblasNoTrans ? (size_t)i * lda : (size_t)i);
+            const float *b = B + (tb == CblasNoTrans ? (size_t)j : (size_t)j * ldb);
+            sgemm(ta, tb, M - i < mc ? M - i : mc, N - j < nc ? N - j : nc, Kd, alpha, a, lda, b,
+                  ldb, beta, C + (size_t)i * ldc + j, ldc);
+        }
+}
+
 /* ------------------------------------------------------------------------------------ */
-/* exact */
+/* exact (the naive twins) */
 
 void effattn_exact(const float *Q, const float *K, const float *V, int n, int d, int dv,
                    float scale, int causal, float *out, float *scratch)
@@ -109,18 +235,46 @@ void effattn_attention_matrix(const float *Q, const float *K, int n, int d, floa
 /* ------------------------------------------------------------------------------------ */
 /* sparse */
 
+/* Row q's ranges that start before nkeys (the last one may still end past it). */
+static int row_ranges(const Pattern *p, int q, int nkeys, const int **r)
+{
+    int nr = pattern_row(p, q, r), c = 0;
+    while (c < nr && (*r)[2 * c] < nkeys) c++;
+    return c;
+}
+
 /* Scores and softmax of row q over the pattern's keys < nkeys into w (compact, in key order);
  * returns the count. */
 static int sparse_scores(const Pattern *p, int q, int nkeys, const float *qv, const float *K,
                          int ldk, int d, float scale, float *w)
 {
     const int *r;
-    int nr = pattern_row(p, q, &r), cnt = 0;
-    for (int i = 0; i < nr && r[2 * i] < nkeys; i++) {
+    int nr = row_ranges(p, q, nkeys, &r), cnt = 0;
+    for (int i = 0; i < nr; i++) {
         int hi = r[2 * i + 1] < nkeys ? r[2 * i + 1] : nkeys;
-        for (int j = r[2 * i]; j < hi; j++) w[cnt++] = (float)(dot(qv, K + (size_t)j * ldk, d) * scale);
+        for (int j = r[2 * i]; j < hi; j++) w[cnt++] = dotf(qv, K + (size_t)j * ldk, d) * scale;
     }
-    softmax(w, cnt);
+    softmaxf(w, cnt);
+    return cnt;
+}
+
+/* One row the plain way: scores, softmax, out = sum_j w_j v_j. */
+static int sparse_row(const Pattern *p, int q, int nkeys, const float *qv, const float *K,
+                      int ldk, const float *V, int ldv, int d, int dv, float scale, float *out,
+                      float *w, float *att_row)
+{
+    int cnt = sparse_scores(p, q, nkeys, qv, K, ldk, d, scale, w);
+    zero(out, (size_t)dv);
+    if (att_row) zero(att_row, (size_t)nkeys);
+    const int *r;
+    int nr = row_ranges(p, q, nkeys, &r), c = 0;
+    for (int i = 0; i < nr; i++) {
+        int hi = r[2 * i + 1] < nkeys ? r[2 * i + 1] : nkeys;
+        for (int j = r[2 * i]; j < hi; j++, c++) {
+            axpyf(out, w[c], V + (size_t)j * ldv, dv);
+            if (att_row) att_row[j] = w[c];
+        }
+    }
     return cnt;
 }
 
@@ -131,31 +285,125 @@ int effattn_sparse_row(const Pattern *p, int q, int nkeys, const float *qv, cons
     if (q < 0 || q >= p->n || nkeys > p->n)
         return ERR(ERR_ARG, "sparse attention: row %d of %d keys outside a pattern of n=%d", q,
                    nkeys, p->n);
-    int cnt = sparse_scores(p, q, nkeys, qv, K, ldk, d, scale, w);
-    zero(out, (size_t)dv);
-    if (att_row) zero(att_row, (size_t)nkeys);
+    return sparse_row(p, q, nkeys, qv, K, ldk, V, ldv, d, dv, scale, out, w, att_row);
+}
+
+/* Scratch: a tile of scores plus the rows' inverse denominators, or one row's weights,
+ * whichever is larger. */
+size_t effattn_sparse_scratch(const Pattern *p)
+{
+    size_t a = (size_t)EFFATTN_SPARSE_TILE + EFFATTN_BLOCK, b = (size_t)(p->max_row > 0 ? p->max_row : 1);
+    return a > b ? a : b;
+}
+
+/* A tile: rows i0..i0+B-1 all have R ranges, and range r of every row lies inside the hull
+ * [hs[r], he[r]); the hulls are disjoint and increasing.  Grows the block from row i0 while
+ * the hulls stay disjoint, the tile fits the lane and it wastes at most a quarter more cells
+ * than the rows allow; returns B (0 when row i0 should go the plain way). */
+static int tile_rows(const Pattern *p, int i0, int i1, int n, size_t tile, int *R, int *hs,
+                     int *he)
+{
     const int *r;
-    int nr = pattern_row(p, q, &r), c = 0;
-    for (int i = 0; i < nr && r[2 * i] < nkeys; i++) {
-        int hi = r[2 * i + 1] < nkeys ? r[2 * i + 1] : nkeys;
-        for (int j = r[2 * i]; j < hi; j++, c++) {
-            const float *vj = V + (size_t)j * ldv;
-            for (int t = 0; t < dv; t++) out[t] += w[c] * vj[t];
-            if (att_row) att_row[j] = w[c];
-        }
+    int nr = row_ranges(p, i0, n, &r);
+    if (nr < 1 || nr > TILE_RANGES) return 0;
+    size_t width = 0, cells = 0;
+    for (int k = 0; k < nr; k++) {
+        hs[k] = r[2 * k];
+        he[k] = r[2 * k + 1] < n ? r[2 * k + 1] : n;
+        width += (size_t)(he[k] - hs[k]);
     }
-    return cnt;
+    cells = width;
+    if (width > tile) return 0;
+    int B = 1;
+    while (i0 + B < i1 && B < EFFATTN_BLOCK) {
+        int nh[TILE_RANGES], ne[TILE_RANGES];
+        if (row_ranges(p, i0 + B, n, &r) != nr) break;
+        size_t w2 = 0, c2 = cells;
+        int ok = 1;
+        for (int k = 0; k < nr && ok; k++) {
+            int s = r[2 * k], e = r[2 * k + 1] < n ? r[2 * k + 1] : n;
+            nh[k] = s < hs[k] ? s : hs[k];
+            ne[k] = e > he[k] ? e : he[k];
+            ok = k == 0 || nh[k] >= ne[k - 1];
+            w2 += (size_t)(ne[k] - nh[k]);
+            c2 += (size_t)(e - s);
+        }
+        size_t area = w2 * (size_t)(B + 1);
+        if (!ok || area > tile || 4 * area > 5 * c2) break;
+        memcpy(hs, nh, sizeof(int) * (size_t)nr);
+        memcpy(he, ne, sizeof(int) * (size_t)nr);
+        cells = c2;
+        B++;
+    }
+    *R = nr;
+    return B;
+}
+
+/* Rows i0..i0+B-1 as two matrix products around a masked softmax:
+ * S (B, U) = scale Q_rows K_hulls^T, one sgemm per hull (keys are contiguous rows of K);
+ * each row keeps exp(s - max) on its own cells and 0 on the rest of the hulls;
+ * out_rows = S V_hulls, one sgemm per hull, then each row divided by its sum. */
+static void tile_attend(const Pattern *p, int i0, int B, int R, const int *hs, const int *he,
+                        int n, const float *Q, const float *K, const float *V, int d, int dv,
+                        float scale, float *out, float *S)
+{
+    int U = 0;
+    for (int k = 0; k < R; k++) U += he[k] - hs[k];
+    float *inv = S + (size_t)B * U;
+    /* pieces of at most SGEMM_SERIAL multiply-adds: OpenBLAS runs those on this thread */
+    const int kq = SGEMM_SERIAL / (B * d) > 0 ? SGEMM_SERIAL / (B * d) : 1;
+    const int kv = SGEMM_SERIAL / (B * dv) > 0 ? SGEMM_SERIAL / (B * dv) : 1;
+    for (int k = 0, off = 0; k < R; off += he[k] - hs[k], k++)
+        for (int c = hs[k]; c < he[k]; c += kq)
+            sgemm(CblasNoTrans, CblasTrans, B, he[k] - c < kq ? he[k] - c : kq, d, scale,
+                  Q + (size_t)i0 * d, d, K + (size_t)c * d, d, 0.0f, S + off + (c - hs[k]), U);
+    for (int b = 0; b < B; b++) {
+        float *row = S + (size_t)b * U;
+        const int *r;
+        row_ranges(p, i0 + b, n, &r);
+        float mx = -INFINITY;
+        for (int k = 0, off = 0; k < R; off += he[k] - hs[k], k++) {
+            int s = r[2 * k], e = r[2 * k + 1] < n ? r[2 * k + 1] : n;
+            float m = maxf(row + off + (s - hs[k]), e - s);
+            mx = m > mx ? m : mx;
+        }
+        double sum = 0;
+        for (int k = 0, off = 0; k < R; off += he[k] - hs[k], k++) {
+            int s = r[2 * k], e = r[2 * k + 1] < n ? r[2 * k + 1] : n;
+            zero(row + off, (size_t)(s - hs[k]));
+            sum += exp_sum(row + off + (s - hs[k]), mx, e - s);
+            zero(row + off + (e - hs[k]), (size_t)(he[k] - e));
+        }
+        inv[b] = (float)(1.0 / sum);
+    }
+    for (int k = 0, off = 0; k < R; off += he[k] - hs[k], k++)
+        for (int c = hs[k]; c < he[k]; c += kv)
+            sgemm(CblasNoTrans, CblasNoTrans, B, dv, he[k] - c < kv ? he[k] - c : kv, 1.0f,
+                  S + off + (c - hs[k]), U, V + (size_t)c * dv, dv,
+                  k || c > hs[k] ? 1.0f : 0.0f, out + (size_t)i0 * dv, dv);
+    for (int b = 0; b < B; b++) scalef(out + (size_t)(i0 + b) * dv, inv[b], dv);
 }
 
 int effattn_sparse(const Pattern *p, const float *Q, const float *K, const float *V, int n,
-                   int d, int dv, float scale, float *out, float *scratch)
+                   int d, int dv, float scale, float *out, float *scratch, size_t scratch_floats)
 {
     if (n > p->n)
         return ERR(ERR_ARG, "sparse attention: %d positions, the pattern covers %d", n, p->n);
-    for (int i = 0; i < n; i++) {
-        int rc = effattn_sparse_row(p, i, n, Q + (size_t)i * d, K, d, V, dv, d, dv, scale,
-                                    out + (size_t)i * dv, scratch, NULL);
-        if (rc < 0) return rc;
+    if (scratch_floats < effattn_sparse_scratch(p))
+        return ERR(ERR_ARG, "sparse attention: scratch of %zu floats, the pattern needs %zu",
+                   scratch_floats, effattn_sparse_scratch(p));
+    const size_t tile = effattn_sparse_scratch(p) - EFFATTN_BLOCK;
+    int hs[TILE_RANGES], he[TILE_RANGES], R = 0;
+    for (int i = 0; i < n;) {
+        int B = tile_rows(p, i, n, n, tile, &R, hs, he);
+        if (B > 0) {
+            tile_attend(p, i, B, R, hs, he, n, Q, K, V, d, dv, scale, out, scratch);
+            i += B;
+        } else {
+            sparse_row(p, i, n, Q + (size_t)i * d, K, d, V, dv, d, dv, scale,
+                       out + (size_t)i * dv, scratch, NULL);
+            i++;
+        }
     }
     return 0;
 }
@@ -165,7 +413,7 @@ int effattn_sparse(const Pattern *p, const float *Q, const float *K, const float
 
 size_t effattn_linformer_scratch(int k, int d, int dv)
 {
-    return (size_t)k * d + (size_t)k * dv + (size_t)k;
+    return (size_t)k * d + (size_t)k * dv + (size_t)EFFATTN_BLOCK * k;
 }
 
 static int linformer_check(int n, int k, int lde)
@@ -178,14 +426,10 @@ static int linformer_check(int n, int k, int lde)
 /* P (k, d) += E[:, j] x_j^T */
 static void project_add(float *P, const float *E, int lde, int k, int j, const float *xj, int d)
 {
-    for (int c = 0; c < k; c++) {
-        float e = E[(size_t)c * lde + j];
-        float *pc = P + (size_t)c * d;
-        for (int t = 0; t < d; t++) pc[t] += e * xj[t];
-    }
+    for (int c = 0; c < k; c++) axpyf(P + (size_t)c * d, E[(size_t)c * lde + j], xj, d);
 }
 
-/* softmax(q . Kp_c * scale) over c into a (k) */
+/* softmax(q . Kp_c * scale) over c into a (k), in double: the implied-weights twin */
 static void linformer_weights(const float *qv, const float *Kp, int k, int d, float scale, float *a)
 {
     for (int c = 0; c < k; c++) a[c] = (float)(dot(qv, Kp + (size_t)c * d, d) * scale);
@@ -198,26 +442,33 @@ int effattn_linformer(const float *Q, const float *K, const float *V, const floa
 {
     int rc = linformer_check(n, k, lde);
     if (rc) return rc;
-    float *Kp = scratch, *Vp = Kp + (size_t)k * d, *a = Vp + (size_t)k * dv;   /* (k,d) (k,dv) (k) */
+    float *Kp = scratch, *Vp = Kp + (size_t)k * d, *A = Vp + (size_t)k * dv;   /* (k,d) (k,dv) (EFFATTN_BLOCK,k) */
+    if (!causal) {
+        /* the sequence axis projected once: Kp = E[:, :n] K, Vp = F[:, :n] V */
+        sgemm(CblasNoTrans, CblasNoTrans, k, d, n, 1.0f, E, lde, K, d, 0.0f, Kp, d);
+        sgemm(CblasNoTrans, CblasNoTrans, k, dv, n, 1.0f, F, lde, V, dv, 0.0f, Vp, dv);
+        /* then per block of queries softmax(Q Kp^T * scale) Vp, an ordinary attention over k keys */
+        for (int i0 = 0; i0 < n; i0 += EFFATTN_BLOCK) {
+            int C = n - i0 < EFFATTN_BLOCK ? n - i0 : EFFATTN_BLOCK;
+            sgemm(CblasNoTrans, CblasTrans, C, k, d, scale, Q + (size_t)i0 * d, d, Kp, d, 0.0f, A, k);
+            for (int i = 0; i < C; i++) softmaxf(A + (size_t)i * k, k);
+            sgemm(CblasNoTrans, CblasNoTrans, C, dv, k, 1.0f, A, k, Vp, dv, 0.0f,
+                  out + (size_t)i0 * dv, dv);
+        }
+        return 0;
+    }
     zero(Kp, (size_t)k * d);
     zero(Vp, (size_t)k * dv);
-    if (!causal) {
-        for (int j = 0; j < n; j++) {
-            project_add(Kp, E, lde, k, j, K + (size_t)j * d, d);
-            project_add(Vp, F, lde, k, j, V + (size_t)j * dv, dv);
-        }
-    }
     for (int i = 0; i < n; i++) {
-        if (causal) {
-            /* row i sees E[:, :i+1] K[:i+1]: one more column of the prefix sum */
-            project_add(Kp, E, lde, k, i, K + (size_t)i * d, d);
-            project_add(Vp, F, lde, k, i, V + (size_t)i * dv, dv);
-        }
-        linformer_weights(Q + (size_t)i * d, Kp, k, d, scale, a);
+        /* row i sees E[:, :i+1] K[:i+1]: one more column of the prefix sum */
+        project_add(Kp, E, lde, k, i, K + (size_t)i * d, d);
+        project_add(Vp, F, lde, k, i, V + (size_t)i * dv, dv);
+        const float *qi = Q + (size_t)i * d;
+        for (int c = 0; c < k; c++) A[c] = dotf(qi, Kp + (size_t)c * d, d) * scale;
+        softmaxf(A, k);
         float *o = out + (size_t)i * dv;
         zero(o, (size_t)dv);
-        for (int c = 0; c < k; c++)
-            for (int t = 0; t < dv; t++) o[t] += a[c] * Vp[(size_t)c * dv + t];
+        for (int c = 0; c < k; c++) axpyf(o, A[c], Vp + (size_t)c * dv, dv);
     }
     return 0;
 }
@@ -262,17 +513,16 @@ void effattn_linformer_init(float *P, int k, int n_max, unsigned long seed)
 static void synth_dense_logits(const SynthDense *s, const float *xi, int lim, float *hid, float *lg)
 {
     for (int u = 0; u < s->h; u++) {
-        double a = dot(s->W1 + (size_t)u * s->dx, xi, s->dx) + s->b1[u];
-        hid[u] = a > 0 ? (float)a : 0.0f;
+        float a = dotf(s->W1 + (size_t)u * s->dx, xi, s->dx) + s->b1[u];
+        hid[u] = a > 0 ? a : 0.0f;
     }
-    for (int j = 0; j < lim; j++) lg[j] = (float)(dot(s->W2 + (size_t)j * s->h, hid, s->h) + s->b2[j]);
+    for (int j = 0; j < lim; j++) lg[j] = dotf(s->W2 + (size_t)j * s->h, hid, s->h) + s->b2[j];
 }
 
 static void mix_rows(const float *a, int lim, const float *V, int dv, float *o)
 {
     zero(o, (size_t)dv);
-    for (int j = 0; j < lim; j++)
-        for (int t = 0; t < dv; t++) o[t] += a[j] * V[(size_t)j * dv + t];
+    for (int j = 0; j < lim; j++) axpyf(o, a[j], V + (size_t)j * dv, dv);
 }
 
 int effattn_synth_dense(const SynthDense *s, const float *X, const float *V, int n, int dv,
@@ -283,7 +533,7 @@ int effattn_synth_dense(const SynthDense *s, const float *X, const float *V, int
     for (int i = 0; i < n; i++) {
         int lim = causal ? i + 1 : n;
         synth_dense_logits(s, X + (size_t)i * s->dx, lim, hid, lg);
-        softmax(lg, lim);
+        softmaxf(lg, lim);
         mix_rows(lg, lim, V, dv, out + (size_t)i * dv);
     }
     return 0;
@@ -296,7 +546,7 @@ int effattn_synth_random(const float *R, int l, const float *V, int n, int dv, i
     for (int i = 0; i < n; i++) {
         int lim = causal ? i + 1 : n;
         memcpy(scratch, R + (size_t)i * l, (size_t)lim * sizeof(float));
-        softmax(scratch, lim);
+        softmaxf(scratch, lim);
         mix_rows(scratch, lim, V, dv, out + (size_t)i * dv);
     }
     return 0;
@@ -309,7 +559,7 @@ int effattn_synth_dense_row_weights(const SynthDense *s, const float *X, int n, 
         return ERR(ERR_ARG, "synthesizer: row %d of %d positions (rows hold %d)", q, n, s->l);
     int lim = causal ? q + 1 : n;
     synth_dense_logits(s, X + (size_t)q * s->dx, lim, scratch, w);
-    softmax(w, lim);
+    softmaxf(w, lim);
     for (int j = lim; j < n; j++) w[j] = 0;
     return 0;
 }
@@ -320,7 +570,7 @@ int effattn_synth_random_row_weights(const float *R, int l, int n, int causal, i
         return ERR(ERR_ARG, "synthesizer: row %d of %d positions (the matrix holds %d)", q, n, l);
     int lim = causal ? q + 1 : n;
     memcpy(w, R + (size_t)q * l, (size_t)lim * sizeof(float));
-    softmax(w, lim);
+    softmaxf(w, lim);
     for (int j = lim; j < n; j++) w[j] = 0;
     return 0;
 }
@@ -385,33 +635,37 @@ int effattn_favor_matrix(float *W, int m, int d, int orthogonal, int scaling,
     return rc;
 }
 
+/* FAVOR+ features, step 1: phi (C, m) = x~ W^T, x~ = x d^-1/4 */
+static void favor_project(const float *X, int C, int d, const float *W, int m, float *phi)
+{
+    sgemm_serial(CblasNoTrans, CblasTrans, C, m, d, powf((float)d, -0.25f), X, d, W, d, 0.0f, phi, m);
+}
+
+/* Step 2: phi = m^-1/2 (exp(x~ . w - |x~|^2/2 - c) + eps) where c is the row's own max over
+ * features (queries: a per-row constant cancels in the ratio) or the given key_max (keys:
+ * one shift for all keys and features, so key features stay comparable). */
+static void favor_exp(const float *X, int C, int d, int m, int is_query, float key_max,
+                      float feature_eps, float *phi)
+{
+    const float ratio = 1.0f / sqrtf((float)m), half_nn = 0.5f / sqrtf((float)d);   /* norm^2 / 2 */
+    for (int i = 0; i < C; i++) {
+        const float *xi = X + (size_t)i * d;
+        float *pi = phi + (size_t)i * m;
+        const float dg = dotf(xi, xi, d) * half_nn, c = is_query ? maxf(pi, m) : key_max;
+        for (int f = 0; f < m; f++) pi[f] = ratio * (expf((pi[f] - dg) - c) + feature_eps);
+    }
+}
+
 void effattn_favor_features(const float *X, int n, int d, const float *W, int m, int is_query,
                             float feature_eps, float *phi)
 {
-    double norm = pow((double)d, -0.25), ratio = 1.0 / sqrt((double)m);
-    double gmax = -INFINITY;
-    for (int i = 0; i < n; i++) {
-        const float *xi = X + (size_t)i * d;
-        double sq = 0;
-        for (int t = 0; t < d; t++) sq += (double)xi[t] * xi[t];
-        double dg = sq * norm * norm / 2;   /* |x~|^2 / 2 */
-        float *pi = phi + (size_t)i * m;
-        double rmax = -INFINITY;
-        for (int f = 0; f < m; f++) {
-            double a = dot(xi, W + (size_t)f * d, d) * norm;   /* x~ . w_f */
-            rmax = a > rmax ? a : rmax;
-            pi[f] = (float)(a - dg);
-        }
-        if (is_query) {
-            /* queries: shift by the row's own max (a per-row constant cancels in the ratio) */
-            for (int f = 0; f < m; f++) pi[f] = (float)(ratio * (exp(pi[f] - rmax) + feature_eps));
-        } else {
-            gmax = rmax > gmax ? rmax : gmax;
-        }
+    favor_project(X, n, d, W, m, phi);
+    float key_max = -INFINITY;
+    for (int i = 0; i < n && !is_query; i++) {
+        float mx = maxf(phi + (size_t)i * m, m);
+        key_max = mx > key_max ? mx : key_max;
     }
-    if (is_query) return;
-    /* keys: one shift for all keys and features, so key features stay comparable */
-    for (size_t i = 0; i < (size_t)n * m; i++) phi[i] = (float)(ratio * (exp(phi[i] - gmax) + feature_eps));
+    favor_exp(X, n, d, m, is_query, key_max, feature_eps, phi);
 }
 
 void effattn_elu_features(const float *X, int n, int d, float *phi)
@@ -419,38 +673,110 @@ void effattn_elu_features(const float *X, int n, int d, float *phi)
     for (size_t i = 0; i < (size_t)n * d; i++) phi[i] = X[i] > 0 ? X[i] + 1.0f : expf(X[i]);
 }
 
+/* ---- linear attention in blocks ----
+ * The state after a prefix of keys: S (m, dv) = sum phi_k_j v_j^T and zk (m) = k_eps +
+ * sum phi_k_j.  Bidirectional: absorb every block of keys, then emit every block of queries.
+ * Causal (the chunked prefix-sum form): for each block of rows, emit against the state of
+ * the blocks before it plus the block's own lower triangle, then absorb the block.  Every
+ * product is block-sized, so time is O(n) and the working set stays in cache at any n. */
+
+size_t effattn_linear_scratch(int m, int dv)
+{
+    return (size_t)m * dv + (size_t)m + (size_t)EFFATTN_BLOCK * EFFATTN_BLOCK;
+}
+
+/* S += pk^T Vb, zk += the column sums of pk; pk (C, m), Vb (C, dv) */
+static void lin_absorb(float *S, float *zk, const float *pk, const float *Vb, int C, int m, int dv)
+{
+    sgemm_serial(CblasTrans, CblasNoTrans, m, dv, C, 1.0f, pk, m, Vb, dv, 1.0f, S, dv);
+    for (int j = 0; j < C; j++) axpyf(zk, 1.0f, pk + (size_t)j * m, m);
+}
+
+/* o (C, dv) = pq S / (pq . zk + den_eps), row by row; pq (C, m) */
+static void lin_emit(const float *pq, const float *S, const float *zk, int C, int m, int dv,
+                     float den_eps, float *o)
+{
+    sgemm_serial(CblasNoTrans, CblasNoTrans, C, dv, m, 1.0f, pq, m, S, dv, 0.0f, o, dv);
+    for (int i = 0; i < C; i++)
+        scalef(o + (size_t)i * dv, 1.0f / (dotf(pq + (size_t)i * m, zk, m) + den_eps), dv);
+}
+
+/* Causal rows of one block: o_i = (pq_i S + sum_{j<=i in block} (pq_i . pk_j) v_j) /
+ * (pq_i . zk + sum_{j<=i} pq_i . pk_j + den_eps), with S, zk the state before the block;
+ * A (C, C) scratch. */
+static void lin_emit_causal(const float *pq, const float *pk, const float *Vb, const float *S,
+                            const float *zk, int C, int m, int dv, float den_eps, float *A,
+                            float *o)
+{
+    sgemm_serial(CblasNoTrans, CblasTrans, C, C, m, 1.0f, pq, m, pk, m, 0.0f, A, C);
+    for (int i = 0; i < C; i++)
+        for (int j = i + 1; j < C; j++) A[(size_t)i * C + j] = 0.0f;
+    sgemm_serial(CblasNoTrans, CblasNoTrans, C, dv, m, 1.0f, pq, m, S, dv, 0.0f, o, dv);
+    sgemm_serial(CblasNoTrans, CblasNoTrans, C, dv, C, 1.0f, A, C, Vb, dv, 1.0f, o, dv);
+    for (int i = 0; i < C; i++) {
+        float den = dotf(pq + (size_t)i * m, zk, m) + den_eps;
+        for (int j = 0; j <= i; j++) den += A[(size_t)i * C + j];
+        scalef(o + (size_t)i * dv, 1.0f / den, dv);
+    }
+}
+
+/* Where a block's features come from: given (effattn_linear), or made from Q and K block by
+ * block (FAVOR+, elu+1), so neither n x m feature matrix is ever held. */
+typedef enum { MAP_GIVEN, MAP_FAVOR, MAP_ELU } FeatureMap;
+typedef struct {
+    FeatureMap map;
+    const float *phi_q, *phi_k;   /* MAP_GIVEN: (n, m) */
+    const float *Q, *K;           /* the others: (n, d) */
+    const float *W;               /* MAP_FAVOR: (m, d) */
+    int d;
+    float feature_eps, key_max;
+} Features;
+
+/* Features of rows i0..i0+C-1 (queries or keys): a pointer into phi_q/phi_k or into buf. */
+static const float *block_features(const Features *f, int is_query, int i0, int C, int m,
+                                   float *buf)
+{
+    if (f->map == MAP_GIVEN) return (is_query ? f->phi_q : f->phi_k) + (size_t)i0 * m;
+    const float *X = (is_query ? f->Q : f->K) + (size_t)i0 * f->d;
+    if (f->map == MAP_ELU) {
+        effattn_elu_features(X, C, f->d, buf);
+    } else {
+        favor_project(X, C, f->d, f->W, m, buf);
+        favor_exp(X, C, f->d, m, is_query, f->key_max, f->feature_eps, buf);
+    }
+    return buf;
+}
+
+/* scratch: effattn_linear_scratch(m, dv), then for computed features 2 EFFATTN_BLOCK x m */
+static void linear_blocks(const Features *f, const float *V, int n, int m, int dv, int causal,
+                          float k_eps, float den_eps, float *out, float *scratch)
+{
+    float *S = scratch, *zk = S + (size_t)m * dv, *A = zk + m;
+    float *qbuf = A + (size_t)EFFATTN_BLOCK * EFFATTN_BLOCK, *kbuf = qbuf + (size_t)EFFATTN_BLOCK * m;
+    zero(S, (size_t)m * dv);
+    for (int i = 0; i < m; i++) zk[i] = k_eps;
+    /* bidirectional: pass 0 absorbs every key block, pass 1 emits every query block;
+     * causal: one pass doing both, block by block */
+    for (int pass = causal ? 1 : 0; pass < 2; pass++)
+        for (int i0 = 0; i0 < n; i0 += EFFATTN_BLOCK) {
+            int C = n - i0 < EFFATTN_BLOCK ? n - i0 : EFFATTN_BLOCK;
+            const float *Vb = V + (size_t)i0 * dv, *pk = NULL;
+            if (pass == 0 || causal) pk = block_features(f, 0, i0, C, m, kbuf);
+            if (pass == 1) {
+                const float *pq = block_features(f, 1, i0, C, m, qbuf);
+                float *ob = out + (size_t)i0 * dv;
+                if (causal) lin_emit_causal(pq, pk, Vb, S, zk, C, m, dv, den_eps, A, ob);
+                else lin_emit(pq, S, zk, C, m, dv, den_eps, ob);
+            }
+            if (pk) lin_absorb(S, zk, pk, Vb, C, m, dv);
+        }
+}
+
 void effattn_linear(const float *phi_q, const float *phi_k, const float *V, int n, int m,
                     int dv, int causal, float k_eps, float den_eps, float *out, float *scratch)
 {
-    float *S = scratch, *z = scratch + (size_t)m * dv;   /* (m, dv), (m) */
-    zero(S, (size_t)m * dv);
-    zero(z, (size_t)m);
-    /* S = sum_j phi_k_j v_j^T and z = sum_j phi_k_j: once (bi) or as running sums (causal) */
-    for (int j = 0; j < (causal ? 0 : n); j++) {
-        const float *pk = phi_k + (size_t)j * m, *vj = V + (size_t)j * dv;
-        for (int f = 0; f < m; f++) {
-            z[f] += pk[f];
-            for (int t = 0; t < dv; t++) S[(size_t)f * dv + t] += pk[f] * vj[t];
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        if (causal) {
-            const float *pk = phi_k + (size_t)i * m, *vi = V + (size_t)i * dv;
-            for (int f = 0; f < m; f++) {
-                z[f] += pk[f];
-                for (int t = 0; t < dv; t++) S[(size_t)f * dv + t] += pk[f] * vi[t];
-            }
-        }
-        const float *pq = phi_q + (size_t)i * m;
-        double den = den_eps;
-        for (int f = 0; f < m; f++) den += (double)pq[f] * ((double)z[f] + k_eps);
-        float *o = out + (size_t)i * dv;
-        for (int t = 0; t < dv; t++) {
-            double num = 0;
-            for (int f = 0; f < m; f++) num += (double)pq[f] * S[(size_t)f * dv + t];
-            o[t] = (float)(num / den);
-        }
-    }
+    Features f = {.map = MAP_GIVEN, .phi_q = phi_q, .phi_k = phi_k};
+    linear_blocks(&f, V, n, m, dv, causal, k_eps, den_eps, out, scratch);
 }
 
 /* weights phi_q_i . phi_k_j for j < lim into w; returns the denominator */
@@ -496,32 +822,39 @@ void effattn_linear_row_weights(const float *phi_q, const float *phi_k, int n, i
 
 size_t effattn_favor_scratch(int n, int m, int dv)
 {
-    return 2 * (size_t)n * m + (size_t)m * dv + (size_t)m;
+    (void)n;   /* streamed: the features of one block at a time */
+    return effattn_linear_scratch(m, dv) + 2 * (size_t)EFFATTN_BLOCK * m;
 }
 
 void effattn_favor(const float *Q, const float *K, const float *V, const float *W, int n, int d,
                    int dv, int m, int causal, float feature_eps, float causal_eps, float *out,
                    float *scratch)
 {
-    float *pq = scratch, *pk = scratch + (size_t)n * m, *rest = pk + (size_t)n * m;
-    effattn_favor_features(Q, n, d, W, m, 1, feature_eps, pq);
-    effattn_favor_features(K, n, d, W, m, 0, feature_eps, pk);
+    Features f = {.map = MAP_FAVOR, .Q = Q, .K = K, .W = W, .d = d, .feature_eps = feature_eps,
+                  .key_max = -INFINITY};
+    /* the keys' shift is the max over all keys and features: one projection pass first */
+    float *buf = scratch + effattn_linear_scratch(m, dv);
+    for (int i0 = 0; i0 < n; i0 += EFFATTN_BLOCK) {
+        int C = n - i0 < EFFATTN_BLOCK ? n - i0 : EFFATTN_BLOCK;
+        favor_project(K + (size_t)i0 * d, C, d, W, m, buf);
+        float mx = maxf(buf, C * m);
+        f.key_max = mx > f.key_max ? mx : f.key_max;
+    }
     /* performer-pytorch: no eps in the bidirectional denominator, k_cumsum + eps causally */
-    effattn_linear(pq, pk, V, n, m, dv, causal, causal ? causal_eps : 0.0f, 0.0f, out, rest);
+    linear_blocks(&f, V, n, m, dv, causal, causal ? causal_eps : 0.0f, 0.0f, out, scratch);
 }
 
 size_t effattn_elu_scratch(int n, int d, int dv)
 {
-    return 2 * (size_t)n * d + (size_t)d * dv + (size_t)d;
+    (void)n;
+    return effattn_linear_scratch(d, dv) + 2 * (size_t)EFFATTN_BLOCK * d;
 }
 
 void effattn_elu(const float *Q, const float *K, const float *V, int n, int d, int dv, int causal,
                  float eps, float *out, float *scratch)
 {
-    float *pq = scratch, *pk = scratch + (size_t)n * d, *rest = pk + (size_t)n * d;
-    effattn_elu_features(Q, n, d, pq);
-    effattn_elu_features(K, n, d, pk);
-    effattn_linear(pq, pk, V, n, d, dv, causal, 0.0f, eps, out, rest);
+    Features f = {.map = MAP_ELU, .Q = Q, .K = K, .d = d};
+    linear_blocks(&f, V, n, d, dv, causal, 0.0f, eps, out, scratch);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -752,13 +1085,20 @@ size_t effattn_scratch_floats(const Effattn *e, int n, int dv)
     size_t a = 0, b = 0;
     switch (e->kind) {
     case EFFATTN_EXACT: a = (size_t)n; break;
-    case EFFATTN_SPARSE: a = e->pattern ? (size_t)e->pattern->max_row : (size_t)n; break;
+    case EFFATTN_SPARSE: a = e->pattern ? effattn_sparse_scratch(e->pattern) : (size_t)n; break;
     case EFFATTN_LINFORMER:
         a = effattn_linformer_scratch(e->k, e->d, dv);
         b = (size_t)e->k * e->d + 2 * (size_t)e->k;
         break;
-    case EFFATTN_PERFORMER: a = effattn_favor_scratch(n, e->m, dv); break;
-    case EFFATTN_LINEAR: a = effattn_elu_scratch(n, e->d, dv); break;
+    /* the forwards stream; the implied weights of a row need every token's features */
+    case EFFATTN_PERFORMER:
+        a = effattn_favor_scratch(n, e->m, dv);
+        b = 2 * (size_t)n * e->m;
+        break;
+    case EFFATTN_LINEAR:
+        a = effattn_elu_scratch(n, e->d, dv);
+        b = 2 * (size_t)n * e->d;
+        break;
     case EFFATTN_SYNTH_DENSE: a = (size_t)e->synth.h + (size_t)e->synth.l; break;
     case EFFATTN_SYNTH_RANDOM: a = (size_t)n; break;
     }
@@ -787,7 +1127,9 @@ int effattn_forward(const Effattn *e, const float *Q, const float *K, const floa
     int d = e->d;
     switch (e->kind) {
     case EFFATTN_EXACT: effattn_exact(Q, K, V, n, d, dv, e->scale, causal, out, scratch); return 0;
-    case EFFATTN_SPARSE: return effattn_sparse(e->pattern, Q, K, V, n, d, dv, e->scale, out, scratch);
+    case EFFATTN_SPARSE:
+        return effattn_sparse(e->pattern, Q, K, V, n, d, dv, e->scale, out, scratch,
+                              effattn_sparse_scratch(e->pattern));
     case EFFATTN_LINFORMER:
         return effattn_linformer(Q, K, V, e->E, e->F, e->n_max, n, d, dv, e->k, e->scale, causal,
                                  out, scratch);

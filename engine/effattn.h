@@ -36,6 +36,10 @@
 
 #include "engine/pattern.h"
 
+/* Rows per block of the streaming kernels (Linformer, FAVOR+, linear) and per tile of the
+ * sparse kernel: big enough for sgemm to run at speed, small enough to stay in cache. */
+#define EFFATTN_BLOCK 64
+
 /* performer-pytorch softmax_kernel's eps, added to every feature after the max shift */
 #define EFFATTN_FAVOR_FEATURE_EPS 1e-4f
 /* performer-pytorch causal_linear_attention_noncuda: k_cumsum + eps */
@@ -58,10 +62,17 @@ void effattn_attention_matrix(const float *Q, const float *K, int n, int d, floa
                               int causal, float *A);
 
 /* ---- sparse ---- */
+/* Floats of the sparse kernel's score tile (128 KiB: it stays in L2). */
+#define EFFATTN_SPARSE_TILE 32768
+/* Scratch floats effattn_sparse needs: max(p->max_row, EFFATTN_SPARSE_TILE + EFFATTN_BLOCK),
+ * O(n). */
+size_t effattn_sparse_scratch(const Pattern *p);
 /* Attention over exactly the pattern's keys, for the first n <= p->n positions (keys >= n
- * are clipped).  scratch (p->max_row).  ERR_ARG when n > p->n. */
+ * are clipped).  scratch (scratch_floats >= effattn_sparse_scratch(p)).  Rows whose key ranges
+ * slide together (windows, blocks) go in tiles through sgemm, the rest one by one; the cost
+ * stays O(cells (d + dv)).  ERR_ARG when n > p->n or the scratch is too small. */
 int effattn_sparse(const Pattern *p, const float *Q, const float *K, const float *V, int n,
-                   int d, int dv, float scale, float *out, float *scratch);
+                   int d, int dv, float scale, float *out, float *scratch, size_t scratch_floats);
 /* One query row q of a strided cache, the form a model with a KV cache calls: keys 0..nkeys-1
  * at K + j*ldk, values at V + j*ldv; qv (d); out (dv); w (p->max_row) scratch; att_row
  * (nkeys) or NULL receives the row's weights (0 off the pattern).  Returns the number of
@@ -71,7 +82,7 @@ int effattn_sparse_row(const Pattern *p, int q, int nkeys, const float *qv, cons
                        float *w, float *att_row);
 
 /* ---- Linformer ---- */
-size_t effattn_linformer_scratch(int k, int d, int dv);   /* k*d + k*dv + k */
+size_t effattn_linformer_scratch(int k, int d, int dv);   /* k*d + k*dv + EFFATTN_BLOCK*k */
 /* E, F (k, >= n) with row stride lde.  ERR_ARG when k < 1 or lde < n. */
 int effattn_linformer(const float *Q, const float *K, const float *V, const float *E,
                       const float *F, int lde, int n, int d, int dv, int k, float scale,
@@ -120,8 +131,10 @@ void effattn_favor_features(const float *X, int n, int d, const float *W, int m,
 /* elu(x) + 1, phi (n, d). */
 void effattn_elu_features(const float *X, int n, int d, float *phi);
 /* Linear attention from features: out_i = phi_q_i^T S_i / (phi_q_i . (z_i + k_eps) + den_eps),
- * S_i = sum phi_k_j v_j^T, z_i = sum phi_k_j over all j (bi) or j <= i (causal, running prefix
- * sums: O(m dv) state).  phi_q, phi_k (n, m); scratch (m*dv + m). */
+ * S_i = sum phi_k_j v_j^T, z_i = sum phi_k_j over all j (bi) or j <= i (causal: prefix sums
+ * carried from block to block of EFFATTN_BLOCK rows, each block adding its own lower
+ * triangle: O(m dv) state).  phi_q, phi_k (n, m); scratch (effattn_linear_scratch(m, dv)). */
+size_t effattn_linear_scratch(int m, int dv);   /* m*dv + m + EFFATTN_BLOCK^2 */
 void effattn_linear(const float *phi_q, const float *phi_k, const float *V, int n, int m,
                     int dv, int causal, float k_eps, float den_eps, float *out, float *scratch);
 /* The same output the quadratic way (row by row over the weights): the prefix form's twin.
@@ -133,12 +146,15 @@ void effattn_linear_quadratic(const float *phi_q, const float *phi_k, const floa
 void effattn_linear_row_weights(const float *phi_q, const float *phi_k, int n, int m, int causal,
                                 float k_eps, float den_eps, int q, float *w);
 
-size_t effattn_favor_scratch(int n, int m, int dv);   /* 2*n*m + m*dv + m */
-/* FAVOR+ end to end with given W (m, d). */
+/* effattn_linear_scratch(m, dv) + 2*EFFATTN_BLOCK*m: the features are made one block of rows
+ * at a time, never for all n (the size does not grow with n; the argument stays for the
+ * callers' sake) */
+size_t effattn_favor_scratch(int n, int m, int dv);
+/* FAVOR+ end to end with given W (m, d): effattn_favor_features + effattn_linear, streamed. */
 void effattn_favor(const float *Q, const float *K, const float *V, const float *W, int n, int d,
                    int dv, int m, int causal, float feature_eps, float causal_eps, float *out,
                    float *scratch);
-size_t effattn_elu_scratch(int n, int d, int dv);     /* 2*n*d + d*dv + d */
+size_t effattn_elu_scratch(int n, int d, int dv);     /* the same with m = d */
 void effattn_elu(const float *Q, const float *K, const float *V, int n, int d, int dv, int causal,
                  float eps, float *out, float *scratch);
 

@@ -29,6 +29,9 @@ struct Gen {
     char *id_names;             /* "<id>" strings when the model has no tokenizer */
     float *scratch;             /* (C) */
     float *lens_logits;         /* (Vp) */
+    const struct Pattern **patterns;  /* [L] the trace's per-layer view of the AttnSpecs */
+    const char **mask_names;          /* [L] */
+    const char **kernel_names;        /* [L] */
 };
 
 static void build_vocab(Gen *g)
@@ -71,6 +74,12 @@ int gen_alloc(Gen **out, Model *m, int capture_attn, int capture_resid)
     g->tr.vocab_len = g->vocab_len;
     const char *slash = strrchr(m->path, '/');
     g->tr.model_name = slash ? slash + 1 : m->path;
+    g->patterns = xcalloc((size_t)c->n_layer, sizeof *g->patterns);
+    g->mask_names = xcalloc((size_t)c->n_layer, sizeof *g->mask_names);
+    g->kernel_names = xcalloc((size_t)c->n_layer, sizeof *g->kernel_names);
+    g->tr.patterns = g->patterns;
+    g->tr.mask_names = g->mask_names;
+    g->tr.kernel_names = g->kernel_names;
     gen_attn_changed(g);
     g->scratch = xcalloc((size_t)c->n_embd, sizeof(float));
     g->lens_logits = xcalloc((size_t)c->padded_vocab, sizeof(float));
@@ -94,6 +103,9 @@ void gen_free(Gen *g)
     free(g->id_names);
     free(g->scratch);
     free(g->lens_logits);
+    free(g->patterns);
+    free(g->mask_names);
+    free(g->kernel_names);
     free(g);
 }
 
@@ -268,6 +280,13 @@ void gen_attn_changed(Gen *g)
 {
     g->tr.kernel_name = model_attn_kernel_name(g->m, 0);
     g->tr.mask_name = model_attn_mask_name(g->m, 0);
+    for (int l = 0; l < g->m->cfg.n_layer; l++) {
+        const AttnSpec *a = g->m->attn ? &g->m->attn[l] : NULL;
+        /* a kernel replaces the pattern: its rows are dense over the mask */
+        g->patterns[l] = a && !a->kernel ? a->pattern : NULL;
+        g->mask_names[l] = model_attn_mask_name(g->m, l);
+        g->kernel_names[l] = model_attn_kernel_name(g->m, l);
+    }
 }
 
 int gen_capture(Gen *g, int attn, int resid)

@@ -41,8 +41,9 @@ int gen_step(Gen *g, int forced, int *out);
 /* Rewinds n tokens (n >= 1; at least one token stays). */
 int gen_back(Gen *g, int n);
 
-/* Call after changing the model's AttnSpecs (pattern/kernel): refreshes the names the trace
- * shows.  The context is not recomputed (use gen_prompt again for that). */
+/* Call after changing the model's AttnSpecs (pattern/kernel): refreshes the names and the
+ * per-layer patterns the trace shows.  The context is not recomputed (use gen_prompt again
+ * for that). */
 void gen_attn_changed(Gen *g);
 
 /* Re-evaluates the pending distribution with the current sampler settings (after `set`). */

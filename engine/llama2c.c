@@ -44,6 +44,9 @@
 #define L2_MAGIC 0x616b3432u
 #define L2_EXPORT_HEADER 256
 #define L2_LEGACY_HEADER 28
+/* 1: Q8_0 matrices also get a dequantised float copy in Linear.w (see take_q8).  0: the
+ * forward pass runs them as int8 (model.c linear_forward), as runq.c does. */
+#define L2_Q8_FLOAT_COPY 0
 /* Dimensions beyond this are not a checkpoint but garbage (probe only; loads check sizes). */
 #define L2_PLAUSIBLE (1 << 24)
 
@@ -291,7 +294,11 @@ static int take_q8(Cur *c, LoaderStore *st, int in, int out, int group, Linear *
         lin->wq8 = q;
         lin->wq8_scale = s;
         lin->q8_group = group;
-    } else {
+    }
+    /* A float copy as well, for every code path that reads Linear.w: until model_forward
+     * calls matmul_q8_forward when wq8 is set, it is what the forward pass runs on.  Once it
+     * does, keep this only for rows without whole groups (in % group != 0). */
+    if (!lin->wq8 || L2_Q8_FLOAT_COPY) {
         float *w = loaders_store_alloc(st, numel * sizeof(float));
         q8_dequantize(w, q, s, numel, group);
         lin->w = w;

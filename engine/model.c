@@ -19,6 +19,7 @@
 #include "engine/err.h"
 #include "engine/ops.h"
 #include "engine/pattern.h"
+#include "engine/q8.h"
 
 int model_kv_dim(const ModelConfig *c) { return c->n_embd / c->n_head * c->n_kv_head; }
 int model_head_size(const ModelConfig *c) { return c->n_embd / c->n_head; }
@@ -88,6 +89,9 @@ int runstate_init(RunState *s, const ModelConfig *c, int max_T, int chunk)
     int rows = chunk > c->n_head ? chunk : c->n_head;
     s->att = xcalloc((size_t)rows * (size_t)max_T, sizeof(float));
     s->logits = xcalloc((size_t)c->padded_vocab, sizeof(float));
+    const size_t wide = (size_t)chunk * (H > C ? H : C);
+    s->xq = xcalloc(wide, 1);
+    s->xs = xcalloc(wide, sizeof(float));
     return 0;
 }
 
@@ -96,7 +100,20 @@ void runstate_done(RunState *s)
     if (!s) return;
     free(s->key_cache); free(s->value_cache); free(s->x); free(s->xb); free(s->xb2);
     free(s->q); free(s->hb); free(s->hb2); free(s->att); free(s->logits); free(s->kscratch);
+    free(s->xq); free(s->xs);
     memset(s, 0, sizeof *s);
+}
+
+/* A Linear over T rows: float weights through BLAS, Q8_0 weights (llama2.c version 2) as
+ * runq.c runs them — the input quantised per group, integer dot products per group. */
+static void linear_forward(RunState *s, float *out, const float *inp, const Linear *lin, int T)
+{
+    if (lin->wq8) {
+        quantize_q8_forward(s->xq, s->xs, inp, T, lin->in, lin->q8_group);
+        matmul_q8_forward(out, s->xq, s->xs, lin, T);
+    } else {
+        matmul_forward(out, inp, lin, T);
+    }
 }
 
 static void norm_forward(const ModelConfig *c, float *out, const float *inp, const float *w,
@@ -137,9 +154,9 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, int pos
 
             /* attention: q, k, v of the new rows; k and v go straight into the cache */
             norm_forward(c, s->xb, x, w->ln1_w, w->ln1_b, T);
-            matmul_forward(s->q, s->xb, &w->q, T);
-            matmul_forward(krow, s->xb, &w->k, T);
-            matmul_forward(vrow, s->xb, &w->v, T);
+            linear_forward(s, s->q, s->xb, &w->q, T);
+            linear_forward(s, krow, s->xb, &w->k, T);
+            linear_forward(s, vrow, s->xb, &w->v, T);
             if (c->pos == POS_ROPE) {
                 rope_forward(s->q, T, NH, HS, pos, c->rope_theta);
                 rope_forward(krow, T, NKV, HS, pos, c->rope_theta);
@@ -155,19 +172,19 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, int pos
             }
             attention_forward(s->xb2, s->q, kc, vc, T, pos, NH, NKV, HS, spec, s->att,
                               s->kscratch, capl, n, c0, ktot);
-            matmul_forward(s->xb, s->xb2, &w->o, T);
+            linear_forward(s, s->xb, s->xb2, &w->o, T);
             residual_forward(x, x, s->xb, (size_t)T * C);
 
             /* feed-forward */
             norm_forward(c, s->xb, x, w->ln2_w, w->ln2_b, T);
-            matmul_forward(s->hb, s->xb, &w->fc, T);
+            linear_forward(s, s->hb, s->xb, &w->fc, T);
             if (c->ffn == FFN_SWIGLU) {
-                matmul_forward(s->hb2, s->xb, &w->fc_gate, T);
+                linear_forward(s, s->hb2, s->xb, &w->fc_gate, T);
                 swiglu_forward(s->hb, s->hb, s->hb2, (size_t)T * H);
             } else {
                 gelu_forward(s->hb, s->hb, (size_t)T * H);
             }
-            matmul_forward(s->xb, s->hb, &w->proj, T);
+            linear_forward(s, s->xb, s->hb, &w->proj, T);
             residual_forward(x, x, s->xb, (size_t)T * C);
             if (cap && cap->resid)
                 for (int t = 0; t < T; t++)
@@ -177,10 +194,10 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, int pos
         /* final norm and head: every row when asked, else the last row of the last chunk */
         if (all_logits) {
             norm_forward(c, s->xb, x, m->w.lnf_w, m->w.lnf_b, T);
-            matmul_forward(logits + (size_t)c0 * Vp, s->xb, &m->w.head, T);
+            linear_forward(s, logits + (size_t)c0 * Vp, s->xb, &m->w.head, T);
         } else if (c0 + T == n) {
             norm_forward(c, s->xb, x + (size_t)(T - 1) * C, m->w.lnf_w, m->w.lnf_b, 1);
-            matmul_forward(logits, s->xb, &m->w.head, 1);
+            linear_forward(s, logits, s->xb, &m->w.head, 1);
         }
     }
     return 0;
@@ -188,8 +205,20 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, int pos
 
 void model_logits_from_resid(const Model *m, const float *x, float *logits, float *scratch)
 {
+    const Linear *h = &m->w.head;
     norm_forward(&m->cfg, scratch, x, m->w.lnf_w, m->w.lnf_b, 1);
-    matmul_forward(logits, scratch, &m->w.head, 1);
+    if (!h->wq8) {
+        matmul_forward(logits, scratch, h, 1);
+        return;
+    }
+    /* an int8 head (no run state here for quantised scratch): dequantise as we go */
+    for (int o = 0; o < h->out; o++) {
+        const size_t base = (size_t)o * h->in;
+        float acc = h->b ? h->b[o] : 0.0f;
+        for (int i = 0; i < h->in; i++)
+            acc += (float)h->wq8[base + i] * h->wq8_scale[(base + i) / (size_t)h->q8_group] * scratch[i];
+        logits[o] = acc;
+    }
 }
 
 const char *model_attn_kernel_name(const Model *m, int layer)

@@ -120,6 +120,8 @@ typedef struct {
     float *hb2;         /* (chunk, H) */
     float *att;         /* (max(chunk, NH), max_T) attention scores scratch */
     float *logits;      /* (chunk, Vp) */
+    int8_t *xq;         /* (chunk, max(C, H)) an input quantised for Q8_0 weights */
+    float *xs;          /* (chunk, max(C, H)) its group scales (at most one per value) */
     float *kscratch;    /* scratch of a non-exact attention kernel, grown on first use */
     size_t kscratch_n;
     int nthreads;

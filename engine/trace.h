@@ -15,6 +15,8 @@
 
 #include "engine/sampler.h"
 
+struct Pattern;   /* engine/pattern.h */
+
 typedef struct {
     int pos;            /* the distribution predicts the token at this position */
     float *logits;      /* (V) raw logits */
@@ -47,6 +49,16 @@ typedef struct Trace {
     const char *mask_name;    /* "causal", "bidirectional", pattern name */
     const char *kernel_name;  /* "attention_forward (engine/attention.c)" */
     int cap;            /* allocated slots */
+
+    /* Per layer [n_layer], refreshed by gen_attn_changed (NULL in a trace not made by gen):
+     * the sparse pattern in force (NULL: every key the mask allows), borrowed from the
+     * model's AttnSpec, so views can tell a cell outside the pattern from a weight that is
+     * merely near zero (read it as data: pattern_row in engine/pattern.h); the names of the
+     * mask/pattern/kernel and of the engine function for that layer.  Layer 0's names are
+     * mask_name and kernel_name above.  Valid while the attention in force is unchanged. */
+    const struct Pattern *const *patterns;
+    const char *const *mask_names;
+    const char *const *kernel_names;
 } Trace;
 
 /* The logit lens over positions pos0..pos0+n_pos-1: for each layer boundary

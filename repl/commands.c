@@ -12,6 +12,7 @@
  */
 #include "repl/commands.h"
 #include "repl/cmd_attention.h"
+#include "repl/cmd_lesson.h"
 #include "repl/screen.h"
 
 #include <ctype.h>
@@ -428,6 +429,7 @@ static int cmd_step(Session *s, const CmdArgs *a)
     if (rc < 0) return rc;
     long n = 1;
     if (a->argc == 1 && (rc = arg_long(&a->argv[0], "N", 1, INT_MAX, &n)) < 0) return rc;
+    if ((rc = screen_branch(s)) < 0) return rc;   /* the screen's scrubbed step: branch there */
     json_t *steps = s->json ? json_array() : NULL;
     long done = 0;
     while (done < n && !session_interrupt) {
@@ -461,6 +463,7 @@ static int cmd_gen(Session *s, const CmdArgs *a)
     if (rc < 0) return rc;
     long n;
     if ((rc = arg_long(&a->argv[0], "N", 1, INT_MAX, &n)) < 0) return rc;
+    if ((rc = screen_branch(s)) < 0) return rc;   /* the screen's scrubbed step: branch there */
     const Trace *t = gen_trace(s->gen);
     int start = t->n;
     long done = 0;
@@ -521,17 +524,23 @@ static int cmd_attn(Session *s, const CmdArgs *a)
     const ModelConfig *c = &s->model->cfg;
     long l, h;
     if ((rc = arg_long(&a->argv[0], "layer L", 0, c->n_layer - 1, &l)) < 0) return rc;
-    if ((rc = arg_long(&a->argv[1], "head H", 0, c->n_head - 1, &h)) < 0) return rc;
+    /* the view options in force (view scale, hide-first, agg, ...) and the command's own */
+    VizOpts o;
+    char *note = NULL;
+    if ((rc = screen_attn_opts(s, a, (int)l, &o, &note)) < 0) return rc;
+    h = o.head;
     const Trace *t = gen_trace(s->gen);
     if (!t->have_attn) {
-        if ((rc = gen_capture(s->gen, 1, t->have_resid)) < 0) return rc;
+        if ((rc = gen_capture(s->gen, 1, t->have_resid)) < 0) { free(note); return rc; }
         t = gen_trace(s->gen);
     }
-    put_view(s, viz_attn_text(t, (int)l, (int)h, s->width));
+    put_view(s, viz_attn_text_opts(t, &o, s->width));
+    if (note) session_printf(s, "%s\n", note);
+    free(note);
     if (s->json) {
         json_set(s, "layer", json_integer(l));
         json_set(s, "head", json_integer(h));
-        json_set(s, "mask", json_string(t->mask_name ? t->mask_name : "causal"));
+        json_set(s, "mask", json_string(viz_mask_name(t, (int)l)));
         json_set(s, "tokens", json_context(s));
         json_t *rows = json_array();
         for (int q = 0; q < t->n; q++) {
@@ -593,11 +602,24 @@ static int cmd_back(Session *s, const CmdArgs *a)
     const Trace *t = gen_trace(s->gen);
     long n = 1;
     if (a->argc == 1 && (rc = arg_long(&a->argv[0], "N", 1, INT_MAX, &n)) < 0) return rc;
+    /* On the screen with the strip scrubbed back to P, rewinding to P is the first step back. */
+    const long asked = n;
+    int p = screen_branch_pos(s);
+    if (p >= 0 && n > p)
+        return ERR(ERR_RANGE, "cannot go back %ld from the scrubbed position %d: at least one token stays", n, p);
+    if (p >= 0) {
+        if ((rc = screen_branch(s)) < 0) return rc;
+        n--;
+        t = gen_trace(s->gen);
+    }
     if (n >= t->n)
         return ERR(ERR_RANGE, "cannot go back %ld: the context has %d tokens and at least one stays",
                    n, t->n);
-    if ((rc = gen_back(s->gen, (int)n)) < 0) return rc;
-    session_log(s, "back %ld", n);
+    if (n > 0) {
+        if ((rc = gen_back(s->gen, (int)n)) < 0) return rc;
+        session_log(s, "back %ld", n);
+    }
+    n = asked;
     t = gen_trace(s->gen);
     char *last = token_repr(s, t->tokens[t->n - 1]);
     session_printf(s, "back %ld: %d tokens, last %s; the next token (position %d) is pending\n",
@@ -662,6 +684,7 @@ static int cmd_force(Session *s, const CmdArgs *a)
     if (rc < 0) return rc;
     int id = -1;
     if ((rc = resolve_token(s, &a->argv[0], &id)) < 0) return rc;
+    if ((rc = screen_branch(s)) < 0) return rc;   /* the screen's scrubbed step: branch there */
     json_t *steps = s->json ? json_array() : NULL;
     rc = do_step(s, id, steps);
     if (rc == 0) session_log(s, "force %d", id);
@@ -831,11 +854,22 @@ const Command commands_table[] = {
       "Shows the K most probable next tokens: the model's own probability beside the one\n"
       "after temperature, top_k and top_p; tokens the filters cut are marked as cut.",
       0, 1, 0, COMPLETE_NONE, cmd_probs },
-    { "attn", "L H", "attention heatmap of layer L, head H",
+    { "attn", "L H [OPTIONS]", "attention heatmap of layer L, head H",
       "Draws the attention weights of layer L, head H (both from 0) as a text heatmap with\n"
       "token labels: rows are queries, columns are keys.  Under a causal mask, a query sees\n"
-      "only itself and earlier keys.",
-      2, 2, 0, COMPLETE_NONE, cmd_attn },
+      "only itself and earlier keys (· marks the rest); under a sparse pattern, ░ marks the\n"
+      "keys the pattern leaves out, and a blank cell is a weight near zero.  The view options\n"
+      "in force apply (view scale, view hide-first, view mass, view agg, view pool, view zoom,\n"
+      "view scroll, view cursor), and these words after H override them for this command:\n"
+      "  head | mean | max | rollout    one head, or the mean/max over the layer's heads, or\n"
+      "                                 attention rollout through layers 0..L (H may be one too)\n"
+      "  log | linear                   the colour scale (log shows 1e-4 .. 1)\n"
+      "  hide-first | show-first        hide the first token and renormalise each row\n"
+      "  mass P                         per row only the largest weights up to P of the mass\n"
+      "  pool max | pool mean           how blocks are pooled when n exceeds the width\n"
+      "  zoom N | zoom fit              N tokens per cell (a window of the matrix), or all\n"
+      "  attn 0 1 log hide-first   attn 1 mean   attn 0 0 mass 0.9 zoom 1",
+      2, 12, 0, COMPLETE_NONE, cmd_attn },
     { "lens", "[N]", "logit lens: the top token per layer at the last N positions",
       "The logit lens: applies the final norm and output head to the residual stream after\n"
       "every layer (0 = the embeddings) and shows the token each layer would predict, for\n"
@@ -845,13 +879,17 @@ const Command commands_table[] = {
     { "back", "[N]", "rewind N tokens (default 1)",
       "Removes the last N tokens from the context (at least one stays).  The model's\n"
       "distribution at that point becomes the pending one again, so step or force can take\n"
-      "a different branch from there.",
+      "a different branch from there.  On the screen, with the token strip scrubbed back to\n"
+      "position P (arrows on the strip, or view step P), back drops P and everything after it\n"
+      "(back N: N-1 more), and force, step and gen also branch at P; b is its key.",
       0, 1, 0, COMPLETE_NONE, cmd_back },
     { "force", "TOKEN", "append TOKEN as the next token yourself",
       "Appends TOKEN instead of sampling, and shows it beside the candidates the model\n"
       "would have chosen.  TOKEN is an id (force 262) or the exact text of one token,\n"
       "quoted when it has spaces or digits (force \" the\", force \"13\").  If the text is\n"
-      "not one token, the error shows how it splits.",
+      "not one token, the error shows how it splits.  On the screen, with the token strip\n"
+      "scrubbed back to position P, TOKEN replaces the token at P (the tokens after it are\n"
+      "dropped); on the probabilities pane, arrows up/down pick a candidate and Enter forces it.",
       1, 1, 0, COMPLETE_NONE, cmd_force },
     { "set", "[KEY VALUE]", "show or change a sampler setting",
       "set temperature T   0 = greedy (argmax); otherwise logits are divided by T\n"
@@ -881,8 +919,13 @@ const Command commands_table[] = {
       "  view scale linear|log             the colour scale\n"
       "  view hide-first on|off            hide the first token and renormalise rows\n"
       "  view mass P                       per row, only the largest weights up to P of the mass\n"
-      "  view step N|latest                scrub the token strip back to step N\n"
-      "  view cursor Q K | view lock on|off | view ids on|off | view lens-layer N",
+      "  view zoom N|fit|in|out            N tokens per heatmap cell, scrolled; fit: all of it\n"
+      "  view scroll Q K                   the zoomed window's top-left cell (query Q, key K)\n"
+      "  view step N|latest                scrub the token strip back to step N (on the screen,\n"
+      "                                    back, force, step and gen then branch from there)\n"
+      "  view cand N|none                  highlight candidate N on the probabilities pane\n"
+      "  view cursor Q K | view lock on|off | view ids on|off | view lens-layer N\n"
+      "Settings given in plain or batch mode are kept for attn and for the screen.",
       1, 3, 0, COMPLETE_VIEW, screen_cmd_view },
     { "export", "WHAT ... FILE", "save a view as a figure (png svg pdf) or data (csv json)",
       "export attn L H FILE        attention of layer L, head H (or mean, max, rollout)\n"
@@ -951,6 +994,17 @@ const Command commands_table[] = {
       "the effective rank: the fewest singular values holding 90% and 99% of the energy.\n"
       "A low rank is what Linformer's projections bet on.",
       2, 2, 0, COMPLETE_NONE, cmd_svd },
+    { "lesson", "[NAME|list|next|prev|stop]", "play a lesson: narration, commands, pauses",
+      "lesson NAME starts a lesson script (NAME: 01, generation or 01-generation, or a\n"
+      "path to a .lesson file): it prints the narration and runs the commands, with their\n"
+      "output.  At the prompt it stops at each pause: Enter on an empty line or lesson next\n"
+      "goes on, lesson prev shows the part before again, lesson stop leaves.  In batch mode\n"
+      "it runs straight through and checks every expect-... line in it, failing when one\n"
+      "fails.  lesson list shows the lessons of the language (lesson lang L sets it: en,\n"
+      "ru; by default from --lang, LC_ALL or LANG).  Lessons are looked up in ./lessons and\n"
+      "beside the program; man lectern describes the file format.\n"
+      "  lesson 01      lesson list      lesson lang ru      lesson lessons/en/03-sparse.lesson",
+      0, 2, 0, COMPLETE_LESSON, cmd_lesson },
     { "quit", "", "leave lectern (Ctrl-D too)",
       "Leaves lectern.  The command history is kept for the next session.",
       0, 0, 0, COMPLETE_NONE, cmd_quit },

@@ -20,6 +20,7 @@ typedef enum {
     COMPLETE_ONOFF,      /* on or off (presenter) */
     COMPLETE_PATTERN,    /* a pattern name or show/off/reach/path (pattern) */
     COMPLETE_KERNEL,     /* a kernel name (kernel) */
+    COMPLETE_LESSON,     /* a lesson name or list/next/prev/stop/lang (lesson) */
 } CompleteKind;
 
 /* One argument word after quote removal.  Quoted words keep quoted = 1 so `force "13"`

@@ -22,6 +22,7 @@
 
 #include "engine/err.h"
 #include "repl/cmd_attention.h"
+#include "repl/cmd_lesson.h"
 #include "repl/commands.h"
 #include "viz/layout.h"
 
@@ -98,12 +99,14 @@ static void add_files(List *l, const char *text)
 /* `view WHAT VALUE`: the options (viz/layout.c's view commands) and their values. */
 static const char *const view_keys[] = { "layer", "head", "pane", "model", "agg", "pool", "scale",
                                          "hide-first", "mass", "step", "cursor", "lock", "ids",
-                                         "lens-layer", NULL };
+                                         "lens-layer", "zoom", "scroll", "cand", NULL };
 static const char *const on_off[] = { "on", "off", NULL };
 static const char *const view_agg[] = { "head", "mean", "max", "rollout", NULL };
 static const char *const view_pool[] = { "max", "mean", NULL };
 static const char *const view_scale[] = { "linear", "log", NULL };
 static const char *const view_step[] = { "latest", NULL };
+static const char *const view_zoom[] = { "fit", "in", "out", "1", NULL };
+static const char *const view_cand[] = { "none", NULL };
 
 static void add_view_values(List *l, const char *text, const char *key)
 {
@@ -119,6 +122,8 @@ static void add_view_values(List *l, const char *text, const char *key)
     else if (!strcmp(key, "pool")) v = view_pool;
     else if (!strcmp(key, "scale")) v = view_scale;
     else if (!strcmp(key, "step")) v = view_step;
+    else if (!strcmp(key, "zoom")) v = view_zoom;
+    else if (!strcmp(key, "cand")) v = view_cand;
     for (; v && *v; v++) add_prefixed(l, text, *v);
 }
 
@@ -177,6 +182,13 @@ char **line_complete(const char *line, const char *text, int start)
                 const char *const *w = c->complete == COMPLETE_PATTERN ? cmd_attention_pattern_words
                                                                        : cmd_attention_kernel_words;
                 for (; *w; w++) add_prefixed(&l, text, *w);
+            }
+            break;
+        case COMPLETE_LESSON:
+            if (word == 1) {
+                char **w = cmd_lesson_words();
+                for (char **x = w; x && *x; x++) add_prefixed(&l, text, *x), free(*x);
+                free(w);
             }
             break;
         case COMPLETE_NONE:
@@ -249,7 +261,8 @@ static void on_line(char *line)
     }
     update_width(g_session);
     session_interrupt = 0;
-    session_exec(g_session, line);
+    /* Enter on an empty line goes on with a lesson waiting at a pause */
+    session_exec(g_session, *p || !cmd_lesson_waiting(g_session) ? line : "lesson next");
     session_interrupt = 0;
     free(line);
     if (g_session->quit) {

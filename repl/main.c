@@ -1,6 +1,7 @@
 /* main — the program `lectern`: argument parsing and the choice of mode.
  *
  *   lectern [--plain] [--json] [-c "CMD; CMD"] [--model M] [--tokenizer T] [FILE] [MODEL]
+ *   lectern [--lesson NAME [--batch]] [--lang en|ru] [MODEL]    (a FILE.lesson: its lesson)
  *   lectern logits|generate|tokenize|attention|init ...   (subcmd.c)
  *
  * Modes: with -c, the commands; with a script FILE, its lines; with stdin not a terminal,
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "engine/err.h"
+#include "repl/cmd_lesson.h"
 #include "repl/line.h"
 #include "repl/screen.h"
 #include "repl/session.h"
@@ -42,6 +44,10 @@ static void usage(FILE *f)
         "  -e, --echo            print each command before its output (batch mode)\n"
         "      --plain           plain text output, no full-screen view\n"
         "      --json            one JSON object per command result (for notebooks)\n"
+        "  -l, --lesson NAME     play a lesson (lesson list names them; or a .lesson file):\n"
+        "                        on a terminal it stops at each pause, else runs through\n"
+        "      --batch           no prompt and no pauses, even on a terminal\n"
+        "      --lang en|ru      the lessons' language (default: from LC_ALL, LANG)\n"
         "  -h, --help            this help;  -V, --version  the version\n"
         "\n"
         "Type help at the prompt for the commands; man lectern for everything.\n",
@@ -89,7 +95,7 @@ int main(int argc, char **argv)
         return subcmd_train_run(argc - 1, argv + 1);
     }
 
-    enum { OPT_PLAIN = 256, OPT_JSON };
+    enum { OPT_PLAIN = 256, OPT_JSON, OPT_BATCH, OPT_LANG };
     static const struct option opts[] = {
         { "model", required_argument, NULL, 'm' },
         { "tokenizer", required_argument, NULL, 't' },
@@ -97,13 +103,17 @@ int main(int argc, char **argv)
         { "echo", no_argument, NULL, 'e' },
         { "plain", no_argument, NULL, OPT_PLAIN },
         { "json", no_argument, NULL, OPT_JSON },
+        { "lesson", required_argument, NULL, 'l' },
+        { "batch", no_argument, NULL, OPT_BATCH },
+        { "lang", required_argument, NULL, OPT_LANG },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     const char *model = NULL, *tokenizer = NULL, *commands = NULL, *script = NULL;
-    int json = 0, plain = 0, echo = 0, c;
-    while ((c = getopt_long(argc, argv, "m:t:c:ehV", opts, NULL)) != -1) {
+    const char *lesson = NULL, *lang = NULL;
+    int json = 0, plain = 0, echo = 0, batch = 0, c;
+    while ((c = getopt_long(argc, argv, "m:t:c:l:ehV", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 't': tokenizer = optarg; break;
@@ -111,6 +121,9 @@ int main(int argc, char **argv)
         case 'e': echo = 1; break;
         case OPT_PLAIN: plain = 1; break;
         case OPT_JSON: json = 1; break;
+        case 'l': lesson = optarg; break;
+        case OPT_BATCH: batch = 1; break;
+        case OPT_LANG: lang = optarg; break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("lectern %s\n", LECTERN_VERSION); return 0;
         default: usage(stderr); return 2;
@@ -125,6 +138,12 @@ int main(int argc, char **argv)
         }
         *slot = argv[i];
     }
+    size_t sn = script ? strlen(script) : 0;
+    if (!lesson && sn > 7 && !strcmp(script + sn - 7, ".lesson")) {
+        lesson = script;   /* lectern FILE.lesson: batch mode, like any FILE */
+        script = NULL;
+        batch = 1;
+    }
     if (script && commands) {
         fprintf(stderr, "lectern: give a script FILE or -c, not both\n");
         return 2;
@@ -136,9 +155,15 @@ int main(int argc, char **argv)
     }
 
     err_install_gsl_handler();
-    int interactive = !script && !commands && isatty(STDIN_FILENO);
+    int interactive = !script && !commands && !batch && isatty(STDIN_FILENO);
     Session *s = session_alloc(stdout, stderr);
     s->json = json;
+    s->interactive = interactive;
+    if (lang && cmd_lesson_set_lang(s, lang) < 0) {
+        fprintf(stderr, "lectern: %s\n", err_msg());
+        session_free(s);
+        return 2;
+    }
     if (tokenizer) s->tokenizer_path = xstrdup(tokenizer);
     if (interactive) s->width = terminal_width();
     else signal(SIGINT, on_sigint_batch);
@@ -153,7 +178,23 @@ int main(int argc, char **argv)
     }
 
     int status = 0;
-    if (commands) {
+    if (lesson && interactive) {
+        /* waits for Enter at the prompt; the greeting says so */
+        if (cmd_lesson_begin(s, lesson) < 0) {
+            fprintf(stderr, "lectern: %s\n", err_msg());
+            session_free(s);
+            return 1;
+        }
+    } else if (lesson) {
+        char *ql = session_escape(lesson, strlen(lesson));
+        char *line = xasprintf("lesson %s", ql);
+        session_exec(s, line);
+        free(line);
+        free(ql);
+    }
+    if (lesson && !interactive && !commands && !script) {
+        /* the lesson was the whole run: stdin is not a script here */
+    } else if (commands) {
         char **lines = session_split_commands(commands);
         for (char **l = lines; *l && !s->quit && !session_interrupt; l++) {
             const char *cmd = *l + strspn(*l, " \t");  /* "a; b" echoes as "b", not " b" */

@@ -3,8 +3,8 @@
  * Owns: the screen's key loop, readline's callback hooks while the screen runs (keys go
  * to readline through rl_getc_function, its line is drawn by rl_redisplay_function into
  * the bottom row of the canvas, the terminal stays in curses' hands), capturing command
- * output into the output pane, the logit-lens table cache, and the `view`/`presenter`
- * commands.  Does not own: drawing (viz/layout.c and the views), the terminal (viz/crt.c),
+ * output into the output pane, the logit-lens table cache, the `view`/`presenter`/`export`
+ * commands, `attn`'s view options, and branching from the scrubbed step.  Does not own: drawing (viz/layout.c and the views), the terminal (viz/crt.c),
  * commands (commands.c), the plain prompt (line.c).
  * Reference: the GNU Readline manual, "Alternate Interface" (rl_callback_read_char) and
  * the hook variables rl_getc_function, rl_redisplay_function, rl_prep_term_function.
@@ -23,6 +23,7 @@
 
 #include "engine/err.h"
 #include "engine/gen.h"
+#include "repl/cmd_lesson.h"
 #include "repl/line.h"
 #include "viz/crt.h"
 #include "viz/export.h"
@@ -51,6 +52,19 @@ static const Trace *session_trace(const Session *s)
 {
     static Trace empty;   /* no model yet: every view says so */
     return s->gen ? gen_trace(s->gen) : &empty;
+}
+
+int screen_attn_opts(const Session *s, const CmdArgs *a, int layer, VizOpts *o, char **note)
+{
+    *o = workbench()->o;
+    const char **argv = xcalloc((size_t)a->argc + 1, sizeof(char *));
+    for (int i = 1; i < a->argc; i++) argv[i - 1] = a->argv[i].s;
+    char *msg = NULL;
+    int rc = layout_attn_opts(o, session_trace(s), layer, a->argc - 1, argv, note, &msg);
+    free(argv);
+    if (rc != 0) rc = ERR(ERR_ARG, "%s", msg ? msg : "attn: bad options");
+    free(msg);
+    return rc;
 }
 
 /* ---- the view commands ---- */
@@ -173,6 +187,34 @@ static struct {
 } sc;
 
 static volatile sig_atomic_t sc_sigint;
+
+int screen_branch_pos(const Session *s)
+{
+    if (!sc.s || sc.s != s || !s->gen) return -1;   /* only while the screen runs */
+    return layout_scrubbed(sc.wb, gen_trace(s->gen));
+}
+
+int screen_branch(Session *s)
+{
+    int p = screen_branch_pos(s);
+    if (p < 0) return 0;
+    if (p == 0)
+        return ERR(ERR_STATE, "the token strip is scrubbed back to position 0: no token comes before it "
+                              "to branch from (End on the strip, or view step latest, returns to the latest)");
+    const Trace *t = gen_trace(s->gen);
+    int drop = t->n - p;
+    int rc = gen_back(s->gen, drop);
+    if (rc < 0) return rc;
+    session_log(s, "back %d", drop);
+    sc.wb->o.step = -1;
+    sc.wb->o.cand = -1;
+    if (drop == 1)
+        session_printf(s, "branching at the scrubbed position %d: dropped its token\n", p);
+    else
+        session_printf(s, "branching at the scrubbed position %d: dropped %d tokens (positions %d-%d)\n", p,
+                       drop, p, p + drop - 1);
+    return 0;
+}
 
 static void on_sigint(int sig)
 {
@@ -376,10 +418,26 @@ static void exec_line(const char *line)
     s->width = o.w >= 20 ? o.w : sc.wb->cols >= 20 ? sc.wb->cols : 80;
     session_interrupt = 0;
     sc_sigint = 0;
+    /* what the context was, to tell afterwards whether the command replaced it */
+    const Trace *t = session_trace(s);
+    int n0 = t->n;
+    int *ctx0 = n0 > 0 ? xmalloc(sizeof(int) * (size_t)n0) : NULL;
+    if (n0 > 0) memcpy(ctx0, t->tokens, sizeof(int) * (size_t)n0);
     double t0 = now_ms();
     sc.running = 1;
     sc.last_live = t0;
     session_exec(s, line);
+    /* A scrubbed step belongs to the context it was taken in: when the command rewrote
+     * the tokens up to it (prompt, load, reset, back past it), the strip follows the latest
+     * step again, so a later `step` or `force` does not branch at a position in another
+     * text.  A picked candidate belongs to the distribution it was picked from. */
+    t = session_trace(s);
+    int scrub = sc.wb->o.step;
+    if (scrub >= 0 && (t->n <= scrub || scrub >= n0 ||
+                       memcmp(ctx0, t->tokens, sizeof(int) * (size_t)(scrub + 1)) != 0))
+        sc.wb->o.step = -1;
+    if (t->n != n0 || (n0 > 0 && memcmp(ctx0, t->tokens, sizeof(int) * (size_t)n0) != 0)) sc.wb->o.cand = -1;
+    free(ctx0);
     if (live) {
         fclose(live);
         s->out = old_out;
@@ -411,6 +469,8 @@ static void on_line(char *line)
             if (sc.history) append_history(1, sc.history);
         }
         exec_line(line);
+    } else if (cmd_lesson_waiting(sc.s)) {
+        exec_line("lesson next");   /* Enter goes on with a lesson waiting at a pause */
     }
     free(line);
 }
@@ -548,6 +608,12 @@ int screen_run(Session *s)
         int flags = layout_key(sc.wb, session_trace(s), key);
         if (flags & LAYOUT_REDRAW) sc.dirty = 1;
         if (flags & LAYOUT_STEP) exec_line("step");
+        if (flags & LAYOUT_BACK) exec_line("back");
+        if (flags & LAYOUT_FORCE) {
+            char cmd[32];
+            snprintf(cmd, sizeof cmd, "force %d", sc.wb->force_id);   /* a bare number is an id */
+            exec_line(cmd);
+        }
         if ((flags & LAYOUT_UNUSED) && sc.wb->focus_repl) {
             queue_key(key);
             while (sc.qlen > 0 && !sc.done) rl_callback_read_char();

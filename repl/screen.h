@@ -34,4 +34,19 @@ int screen_cmd_export(Session *s, const CmdArgs *a);
  * a view in plain mode.  Valid until the next view command. */
 const VizOpts *screen_view_opts(void);
 
+/* `attn L H [OPTION ...]`: the view options in force with the command's own applied
+ * (layout_attn_opts); a->argv[1..] are H and the options.  Returns 0, or ERR_ARG with a
+ * message; *note (malloc'd or NULL) is a line to print under the view. */
+int screen_attn_opts(const Session *s, const CmdArgs *a, int layer, VizOpts *o, char **note);
+
+/* Branching from a scrubbed step.  While the screen runs and its token strip is scrubbed
+ * back to position P (0..n-1), commands that add or remove tokens act at P instead of at
+ * the end of the context: screen_branch_pos returns P (else -1, always in plain and batch
+ * mode), and screen_branch rewinds the context to P tokens (gen_back, logged as `back K` so
+ * `save session` replays it), says so on the output, and lets the strip follow the latest
+ * step again.  screen_branch returns 0 (also when not scrubbed), or ERR_STATE at position 0,
+ * where nothing precedes the token to branch from. */
+int screen_branch_pos(const Session *s);
+int screen_branch(Session *s);
+
 #endif

@@ -17,6 +17,7 @@
 
 #include "engine/err.h"
 #include "repl/cmd_attention.h"
+#include "repl/cmd_lesson.h"
 #include "repl/commands.h"
 
 volatile sig_atomic_t session_interrupt;
@@ -39,6 +40,7 @@ void session_free(Session *s)
     gen_free(s->gen);
     model_free(s->model);
     cmd_attention_forget(s);
+    cmd_lesson_forget(s);
     for (int i = 0; i < s->n_log; i++) free(s->log[i]);
     free(s->log);
     free(s->tokenizer_path);
@@ -433,10 +435,13 @@ int session_exec(Session *s, const char *line)
 char *session_greeting(const Session *s)
 {
     const char *hello = "lectern " LECTERN_VERSION " — type help for the commands, quit or Ctrl-D to leave.\n";
-    if (s->model) return xstrdup(hello);
-    return xasprintf("%sNo model loaded.  Load one with:  load PATH [TOKENIZER]\n"
-                     "  PATH: a .safetensors file or a Hugging Face GPT-2 directory, e.g.\n"
-                     "  load ../shared/models/gpt2-tiny ../shared/tokenizers/gpt2\n", hello);
+    char *lesson = cmd_lesson_greeting(s), *g;
+    if (s->model || lesson) g = xasprintf("%s%s", hello, lesson ? lesson : "");
+    else g = xasprintf("%sNo model loaded.  Load one with:  load PATH [TOKENIZER]\n"
+                       "  PATH: a .safetensors file or a Hugging Face GPT-2 directory, e.g.\n"
+                       "  load ../shared/models/gpt2-tiny ../shared/tokenizers/gpt2\n", hello);
+    free(lesson);
+    return g;
 }
 
 int session_run_file(Session *s, FILE *f, int echo)

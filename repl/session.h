@@ -26,6 +26,8 @@ typedef struct Session {
     SamplerParams initial;   /* settings when the log started: the head of `save session` */
     char *tokenizer_path;    /* used by `load` without a TOKENIZER argument; may be NULL */
     struct AttnState *attn;  /* patterns and kernels the model borrows (cmd_attention.c); owned */
+    struct LessonState *lesson; /* language and the lesson in progress (cmd_lesson.c); owned */
+    int interactive;         /* a person at the prompt: lessons stop at each pause */
 
     FILE *out;               /* results (not owned) */
     FILE *err;               /* error lines in plain mode (not owned; may equal out) */

@@ -169,13 +169,14 @@ END_TEST
 
 START_TEST(test_prefix_equals_quadratic)
 {
-    int n = 64, d = 16, dv = 8, m = 32;
+    int n = 150, d = 16, dv = 8, m = 32;   /* the causal form runs in blocks of 64 rows: 2 and a part */
     float *Q = gaussian((size_t)n * d, 1, 0.5), *K = gaussian((size_t)n * d, 2, 0.5);
     float *V = gaussian((size_t)n * dv, 3, 1.0), *W = malloc((size_t)m * d * sizeof(float));
     ck_assert_int_eq(effattn_favor_matrix(W, m, d, 1, 0, 4), 0);
     float *pq = malloc((size_t)n * m * sizeof(float)), *pk = malloc((size_t)n * m * sizeof(float));
     float *o1 = malloc((size_t)n * dv * sizeof(float)), *o2 = malloc((size_t)n * dv * sizeof(float));
-    float *s = malloc(((size_t)m * dv + m + n) * sizeof(float));
+    size_t sl = effattn_linear_scratch(m, dv) > (size_t)n ? effattn_linear_scratch(m, dv) : (size_t)n;
+    float *s = malloc(sl * sizeof(float));
     for (int fm = 0; fm < 2; fm++) {
         int width = fm ? d : m;
         float keps = fm ? 0.0f : EFFATTN_FAVOR_CAUSAL_EPS, deps = fm ? EFFATTN_LINEAR_EPS : 0.0f;
@@ -192,7 +193,7 @@ START_TEST(test_prefix_equals_quadratic)
             ck_assert_msg(max_abs_diff(o1, o2, (size_t)n * dv) <= 1e-5, "map %d causal %d: %g", fm,
                           causal, max_abs_diff(o1, o2, (size_t)n * dv));
             /* implied weights reproduce each output row */
-            float w[64];
+            float *w = malloc((size_t)n * sizeof(float));
             for (int q = 0; q < n; q += 9) {
                 effattn_linear_row_weights(pq, pk, n, width, causal, keps, deps, q, w);
                 for (int t = 0; t < dv; t++) {
@@ -202,6 +203,7 @@ START_TEST(test_prefix_equals_quadratic)
                 }
                 if (causal) for (int j = q + 1; j < n; j++) ck_assert(w[j] == 0);
             }
+            free(w);
         }
     }
     /* causal: the last row of the prefix form equals the bidirectional form's last row only
@@ -221,6 +223,99 @@ START_TEST(test_prefix_equals_quadratic)
     free(o1);
     free(o2);
     free(s);
+}
+END_TEST
+
+/* FAVOR+ and elu+1 end to end make their features 64 rows at a time: they must equal the
+ * whole feature matrices put through the quadratic (double) twin, at a length of several
+ * blocks, both forms.  1e-5 as for the prefix sums above. */
+START_TEST(test_streamed_equals_quadratic)
+{
+    int n = 200, d = 16, dv = 8, m = 40;
+    float *Q = gaussian((size_t)n * d, 41, 0.6), *K = gaussian((size_t)n * d, 42, 0.6);
+    float *V = gaussian((size_t)n * dv, 43, 1.0), *W = malloc((size_t)m * d * sizeof(float));
+    ck_assert_int_eq(effattn_favor_matrix(W, m, d, 1, 0, 44), 0);
+    float *pq = malloc((size_t)n * m * sizeof(float)), *pk = malloc((size_t)n * m * sizeof(float));
+    float *o1 = malloc((size_t)n * dv * sizeof(float)), *o2 = malloc((size_t)n * dv * sizeof(float));
+    size_t sf = effattn_favor_scratch(n, m, dv), se = effattn_elu_scratch(n, d, dv);
+    size_t ss = sf > se ? sf : se;
+    float *s = malloc((ss > (size_t)n ? ss : (size_t)n) * sizeof(float));
+    for (int causal = 0; causal < 2; causal++) {
+        effattn_favor(Q, K, V, W, n, d, dv, m, causal, EFFATTN_FAVOR_FEATURE_EPS,
+                      EFFATTN_FAVOR_CAUSAL_EPS, o1, s);
+        effattn_favor_features(Q, n, d, W, m, 1, EFFATTN_FAVOR_FEATURE_EPS, pq);
+        effattn_favor_features(K, n, d, W, m, 0, EFFATTN_FAVOR_FEATURE_EPS, pk);
+        effattn_linear_quadratic(pq, pk, V, n, m, dv, causal, causal ? EFFATTN_FAVOR_CAUSAL_EPS : 0.0f,
+                                 0.0f, o2, s);
+        double e = max_abs_diff(o1, o2, (size_t)n * dv);
+        ck_assert_msg(e <= 1e-5, "favor causal %d: %g", causal, e);
+        effattn_elu(Q, K, V, n, d, dv, causal, EFFATTN_LINEAR_EPS, o1, s);
+        effattn_elu_features(Q, n, d, pq);
+        effattn_elu_features(K, n, d, pk);
+        effattn_linear_quadratic(pq, pk, V, n, d, dv, causal, 0.0f, EFFATTN_LINEAR_EPS, o2, s);
+        e = max_abs_diff(o1, o2, (size_t)n * dv);
+        ck_assert_msg(e <= 1e-5, "elu causal %d: %g", causal, e);
+    }
+    free(Q);
+    free(K);
+    free(V);
+    free(W);
+    free(pq);
+    free(pk);
+    free(o1);
+    free(o2);
+    free(s);
+}
+END_TEST
+
+/* Linformer at a length of several query blocks against the formula in double. */
+START_TEST(test_linformer_blocks)
+{
+    int n = 150, d = 12, dv = 5, k = 7;
+    float *Q = gaussian((size_t)n * d, 51, 1), *K = gaussian((size_t)n * d, 52, 1), *V = gaussian((size_t)n * dv, 53, 1);
+    float *E = malloc((size_t)k * n * sizeof(float)), *F = malloc((size_t)k * n * sizeof(float));
+    effattn_linformer_init(E, k, n, 54);
+    effattn_linformer_init(F, k, n, 55);
+    float *o = malloc((size_t)n * dv * sizeof(float)), *s = malloc(effattn_linformer_scratch(k, d, dv) * sizeof(float));
+    double *kp = malloc((size_t)k * d * sizeof(double)), *vp = malloc((size_t)k * dv * sizeof(double));
+    double a[7];
+    float scale = 1 / sqrtf((float)d);
+    for (int causal = 0; causal < 2; causal++) {
+        ck_assert_int_eq(effattn_linformer(Q, K, V, E, F, n, n, d, dv, k, scale, causal, o, s), 0);
+        double worst = 0;
+        for (int i = 0; i < n; i++) {
+            int lim = causal ? i + 1 : n;
+            double mx = -1e300, z = 0;
+            for (int c = 0; c < k; c++) {
+                for (int t = 0; t < d; t++) kp[c * d + t] = 0;
+                for (int t = 0; t < dv; t++) vp[c * dv + t] = 0;
+                for (int j = 0; j < lim; j++) {
+                    for (int t = 0; t < d; t++) kp[c * d + t] += (double)E[c * n + j] * K[j * d + t];
+                    for (int t = 0; t < dv; t++) vp[c * dv + t] += (double)F[c * n + j] * V[j * dv + t];
+                }
+                a[c] = 0;
+                for (int t = 0; t < d; t++) a[c] += Q[i * d + t] * kp[c * d + t] * scale;
+                mx = a[c] > mx ? a[c] : mx;
+            }
+            for (int c = 0; c < k; c++) z += (a[c] = exp(a[c] - mx));
+            for (int t = 0; t < dv; t++) {
+                double y = 0;
+                for (int c = 0; c < k; c++) y += a[c] / z * vp[c * dv + t];
+                double e = fabs(y - o[i * dv + t]);
+                worst = e > worst ? e : worst;
+            }
+        }
+        ck_assert_msg(worst < 1e-5, "causal %d: %g", causal, worst);
+    }
+    free(Q);
+    free(K);
+    free(V);
+    free(E);
+    free(F);
+    free(o);
+    free(s);
+    free(kp);
+    free(vp);
 }
 END_TEST
 
@@ -421,6 +516,63 @@ START_TEST(test_linformer_and_synthesizer)
 }
 END_TEST
 
+/* ---- the sparse kernel's tiles ---- */
+
+/* Tiles (rows whose ranges slide together, multiplied through sgemm in pieces) and single
+ * rows must both give exact attention under the dense mask.  Sizes make tiles of many rows
+ * and several pieces (d = 64), and odd widths (d = 20, dv = 12) leave remainders in the
+ * eight-wide loops.  Tolerance: the kernel works in float32 (the oracle sums its dot products
+ * in double but stores weights and outputs as floats), and an output is a weighted mean of
+ * values |v| < 4.5 (checked), whose float spacing is 2^-22 = 2.4e-7; 2e-6 is eight of those.
+ * Measured worst: 1.3e-6. */
+START_TEST(test_sparse_tiles)
+{
+    const int n = 700;
+    const int dims[2][2] = {{64, 64}, {20, 12}};
+    const char *specs[] = {"window w=256", "window w=37", "longformer w=64 g=0,350", "block b=40",
+                           "dilated w=8 d=3", "bigbird w=32 g=0,1 r=4", "full",
+                           "deepspeed class=Fixed block=20", "global g=5,600"};
+    unsigned char *mask = malloc((size_t)n * n);
+    float *o1 = malloc((size_t)n * 64 * sizeof(float)), *o2 = malloc((size_t)n * 64 * sizeof(float));
+    float *ex = malloc((size_t)n * sizeof(float)), *row = malloc(64 * sizeof(float));
+    for (int di = 0; di < 2; di++) {
+        int d = dims[di][0], dv = dims[di][1];
+        float scale = 1.0f / sqrtf((float)d);
+        float *Q = gaussian((size_t)n * d, 31, 1.0), *K = gaussian((size_t)n * d, 32, 1.0);
+        float *V = gaussian((size_t)n * dv, 33, 1.0);
+        for (int i = 0; i < n * dv; i++) ck_assert(fabsf(V[i]) < 4.5f);
+        for (size_t si = 0; si < sizeof specs / sizeof specs[0]; si++)
+            for (int causal = 0; causal < 2; causal++) {
+                Pattern *p;
+                ck_assert_msg(pattern_parse(specs[si], n, causal, 4, &p) == 0, "%s: %s", specs[si], err_msg());
+                pattern_dense(p, mask);
+                size_t ws = effattn_sparse_scratch(p);
+                float *w = malloc(ws * sizeof(float));
+                ck_assert_int_eq(effattn_sparse(p, Q, K, V, n, d, dv, scale, o1, w, ws), 0);
+                effattn_exact_masked(Q, K, V, n, d, dv, scale, mask, o2, ex);
+                double e = max_abs_diff(o1, o2, (size_t)n * dv);
+                ck_assert_msg(e <= 2e-6, "d=%d %s causal=%d: %g", d, specs[si], causal, e);
+                /* the single-row path on every row */
+                for (int q = 0; q < n; q++) {
+                    effattn_sparse_row(p, q, n, Q + (size_t)q * d, K, d, V, dv, d, dv, scale, row, w, NULL);
+                    e = max_abs_diff(row, o1 + (size_t)q * dv, (size_t)dv);
+                    ck_assert_msg(e <= 2e-6, "d=%d %s causal=%d row %d: %g", d, specs[si], causal, q, e);
+                }
+                free(w);
+                pattern_free(p);
+            }
+        free(Q);
+        free(K);
+        free(V);
+    }
+    free(mask);
+    free(o1);
+    free(o2);
+    free(ex);
+    free(row);
+}
+END_TEST
+
 /* ---- SVD ---- */
 
 START_TEST(test_singular_values)
@@ -575,9 +727,12 @@ int main(void)
     tcase_add_test(tc, test_kernel_oracle);
     tcase_add_test(tc, test_case_errors);
     tcase_add_test(tc, test_prefix_equals_quadratic);
+    tcase_add_test(tc, test_streamed_equals_quadratic);
+    tcase_add_test(tc, test_linformer_blocks);
     tcase_add_test(tc, test_favor_matrix);
     tcase_add_test(tc, test_approx_error_ranges);
     tcase_add_test(tc, test_linformer_and_synthesizer);
+    tcase_add_test(tc, test_sparse_tiles);
     tcase_add_test(tc, test_singular_values);
     tcase_add_test(tc, test_effattn_object);
     suite_add_tcase(s, tc);

@@ -366,6 +366,18 @@ START_TEST(test_patterns_and_kernels_in_the_model)
             ck_assert_double_eq_tol(sum, 1.0, 1e-5);
         }
     ck_assert(max_abs_diff(exact, trace_next(tr)->logits, (size_t)V) > 1e-3);
+    /* the trace names each layer's pattern, and points at it for the views */
+    for (int l = 0; l < L; l++) {
+        ck_assert_ptr_eq(tr->patterns[l], win);
+        ck_assert_str_eq(tr->mask_names[l], pattern_name(win));
+        ck_assert_ptr_nonnull(strstr(tr->kernel_names[l], "attention_sparse"));
+    }
+    m->attn[0].pattern = NULL;                            /* per layer, not layer 0's for all */
+    gen_attn_changed(g);
+    ck_assert_ptr_null(tr->patterns[0]);
+    ck_assert_str_eq(tr->mask_names[0], "causal");
+    ck_assert_ptr_eq(tr->patterns[L - 1], win);
+    ck_assert_str_eq(tr->mask_name, "causal");
 
     /* a kernel method: implied weights are recorded and the logits are finite */
     Effattn *lin;
@@ -378,6 +390,7 @@ START_TEST(test_patterns_and_kernels_in_the_model)
     for (int k = 0; k < n; k++) sum += trace_attn(tr, 0, 0, n - 1, k);
     ck_assert_double_eq_tol(sum, 1.0, 1e-4);
     ck_assert_ptr_nonnull(strstr(tr->kernel_name, "effattn"));
+    ck_assert_ptr_null(tr->patterns[L - 1]);              /* a kernel's rows are dense */
     for (int l = 0; l < L; l++) m->attn[l].kernel = NULL;
     gen_free(g);
     pattern_free(full);

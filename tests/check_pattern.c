@@ -675,8 +675,9 @@ START_TEST(test_sparse_equals_masked)
             ck_assert_msg(pattern_spec_parse(specs[si], &s) == 0, "%s: %s", specs[si], err_msg());
             ck_assert_msg(pattern_spec_build(s, 0, n, causal, 0, x, d, &p) == 0, "%s: %s", specs[si], err_msg());
             pattern_dense(p, mask);
-            float *w = malloc((size_t)(p->max_row ? p->max_row : 1) * sizeof(float));
-            ck_assert_int_eq(effattn_sparse(p, Q, K, V, n, d, dv, scale, o1, w), 0);
+            size_t ws = effattn_sparse_scratch(p);
+            float *w = malloc(ws * sizeof(float));
+            ck_assert_int_eq(effattn_sparse(p, Q, K, V, n, d, dv, scale, o1, w, ws), 0);
             effattn_exact_masked(Q, K, V, n, d, dv, scale, mask, o2, scratch);
             ck_assert_msg(max_abs_diff(o1, o2, (size_t)n * dv) <= 1e-6, "%s causal=%d: %g", specs[si],
                           causal, max_abs_diff(o1, o2, (size_t)n * dv));
@@ -684,16 +685,18 @@ START_TEST(test_sparse_equals_masked)
             int t = 23;
             unsigned char *pm = malloc((size_t)t * t);
             pattern_dense_prefix(p, t, pm);
-            ck_assert_int_eq(effattn_sparse(p, Q, K, V, t, d, dv, scale, o1, w), 0);
+            ck_assert_int_eq(effattn_sparse(p, Q, K, V, t, d, dv, scale, o1, w, ws), 0);
             effattn_exact_masked(Q, K, V, t, d, dv, scale, pm, o2, scratch);
             ck_assert(max_abs_diff(o1, o2, (size_t)t * dv) <= 1e-6);
             free(pm);
             if (si == 0) {
                 effattn_exact(Q, K, V, n, d, dv, scale, causal, o2, scratch);
-                ck_assert_int_eq(effattn_sparse(p, Q, K, V, n, d, dv, scale, o1, w), 0);
+                ck_assert_int_eq(effattn_sparse(p, Q, K, V, n, d, dv, scale, o1, w, ws), 0);
                 ck_assert(max_abs_diff(o1, o2, (size_t)n * dv) <= 1e-6);
             }
-            ck_assert_int_eq(effattn_sparse(p, Q, K, V, n + 1, d, dv, scale, o1, w), ERR_ARG);
+            ck_assert_int_eq(effattn_sparse(p, Q, K, V, n + 1, d, dv, scale, o1, w, ws), ERR_ARG);
+            ck_assert_int_eq(effattn_sparse(p, Q, K, V, n, d, dv, scale, o1, w, ws - 1), ERR_ARG);
+            ck_assert_ptr_nonnull(strstr(err_msg(), "scratch"));
             free(w);
             pattern_free(p);
             pattern_spec_free(s);
@@ -712,8 +715,9 @@ START_TEST(test_sparse_equals_masked)
             Pattern *p;
             ck_assert_msg(pattern_parse(ds[si], nd, causal, 3, &p) == 0, "%s: %s", ds[si], err_msg());
             pattern_dense(p, md);
-            float *w = malloc((size_t)p->max_row * sizeof(float));
-            ck_assert_int_eq(effattn_sparse(p, Qd, Kd, Vd, nd, d, dv, scale, od1, w), 0);
+            size_t ws = effattn_sparse_scratch(p);
+            float *w = malloc(ws * sizeof(float));
+            ck_assert_int_eq(effattn_sparse(p, Qd, Kd, Vd, nd, d, dv, scale, od1, w, ws), 0);
             effattn_exact_masked(Qd, Kd, Vd, nd, d, dv, scale, md, od2, sd);
             ck_assert(max_abs_diff(od1, od2, (size_t)nd * dv) <= 1e-6);
             free(w);
@@ -727,7 +731,10 @@ START_TEST(test_sparse_equals_masked)
         memcpy(Kc + (size_t)j * 2 * d + d, K + (size_t)j * d, (size_t)d * sizeof(float));
         memcpy(Vc + (size_t)j * 2 * dv + dv, V + (size_t)j * dv, (size_t)dv * sizeof(float));
     }
-    effattn_sparse(p, Q, K, V, n, d, dv, scale, o1, scratch);
+    size_t sws = effattn_sparse_scratch(p);
+    float *sw = malloc(sws * sizeof(float));
+    ck_assert_int_eq(effattn_sparse(p, Q, K, V, n, d, dv, scale, o1, sw, sws), 0);
+    free(sw);
     float row[8], att[64], ws[8];
     for (int q = 0; q < n; q++) {
         int cnt = effattn_sparse_row(p, q, q + 1, Q + (size_t)q * d, Kc + d, 2 * d, Vc + dv, 2 * dv, d,

@@ -698,6 +698,83 @@ START_TEST(test_json_session)
 }
 END_TEST
 
+/* attn draws with the view options in force, and its own words override them; under a
+ * sparse pattern, the pruned cells are drawn apart.  In plain mode, back and force act at
+ * the end of the context even with the strip "scrubbed" by view step (only the screen
+ * branches from there). */
+START_TEST(test_attn_view_options_and_plain_branching)
+{
+    if (!have_model()) return;
+    Cap c;
+    cap_open(&c);
+    load_tiny(&c);
+    free(run_ok(&c, "prompt Hello, my dog is cute and"));
+    char *o = run_ok(&c, "attn 0 1");
+    ck_assert_ptr_nonnull(strstr(o, "attention · layer 0 head 1 · causal mask"));
+    ck_assert_ptr_nonnull(strstr(o, "linear scale 0"));
+    free(o);
+    free(run_ok(&c, "view scale log"));
+    free(run_ok(&c, "view hide-first on"));
+    o = run_ok(&c, "attn 0 1");
+    ck_assert_ptr_nonnull(strstr(o, "log scale 1e-4"));
+    ck_assert_ptr_nonnull(strstr(o, "× = first token hidden, rows renormalised"));
+    free(o);
+    o = run_ok(&c, "attn 0 1 linear show-first");
+    ck_assert_ptr_nonnull(strstr(o, "linear scale 0"));
+    ck_assert_ptr_null(strstr(o, "first token hidden"));
+    free(o);
+    free(run_ok(&c, "view agg mean"));
+    o = run_ok(&c, "attn 1 2");
+    ck_assert_ptr_nonnull(strstr(o, "attention · mean over the 4 heads of layer 1"));
+    ck_assert_ptr_nonnull(strstr(o, "(view agg mean is in force, so head 2 is not used alone"));
+    free(o);
+    o = run_ok(&c, "attn 1 2 head");
+    ck_assert_ptr_nonnull(strstr(o, "attention · layer 1 head 2"));
+    free(o);
+    o = run_ok(&c, "attn 1 rollout");
+    ck_assert_ptr_nonnull(strstr(o, "rollout through layers 0-1"));
+    free(o);
+    expect_error(&c, "attn 0 0 sideways", "attn: unknown option 'sideways'");
+    expect_error(&c, "attn 0 0 mass 7x", "attn: mass takes a fraction");
+    free(run_ok(&c, "view agg head"));
+    free(run_ok(&c, "view scale linear"));
+    free(run_ok(&c, "view hide-first off"));
+
+    /* a window on layer 1 only: ░ there, none on layer 0; the status of each layer named */
+    free(run_ok(&c, "pattern window w=2 layers 1"));
+    o = run_ok(&c, "attn 1 0");
+    ck_assert_ptr_nonnull(strstr(o, "pattern sliding window w=2 causal"));
+    ck_assert_ptr_nonnull(strstr(o, "│░░"));
+    ck_assert_ptr_nonnull(strstr(o, "░ = outside the sparse pattern"));
+    free(o);
+    o = run_ok(&c, "attn 0 0");
+    ck_assert_ptr_null(strstr(o, "░"));
+    ck_assert_ptr_nonnull(strstr(o, "· causal mask ·"));
+    free(o);
+    c.s->json = 1;
+    o = run_ok(&c, "attn 1 0");
+    ck_assert_ptr_nonnull(strstr(o, "\"mask\":\"sliding window w=2 causal\""));
+    free(o);
+    c.s->json = 0;
+    free(run_ok(&c, "pattern off"));
+
+    /* plain mode: view step 3 does not move where back and force act */
+    free(run_ok(&c, "view step 3"));
+    o = run_ok(&c, "force 13");
+    ck_assert_ptr_null(strstr(o, "branching"));
+    free(o);
+    const Trace *t = gen_trace(c.s->gen);
+    ck_assert_int_eq(t->n, 8);
+    ck_assert_int_eq(t->tokens[7], 13);
+    o = run_ok(&c, "back");
+    ck_assert_ptr_nonnull(strstr(o, "back 1: 7 tokens"));
+    free(o);
+    ck_assert_int_eq(gen_trace(c.s->gen)->n, 7);
+    free(run_ok(&c, "view step latest"));
+    cap_close(&c);
+}
+END_TEST
+
 static Suite *repl_suite(void)
 {
     Suite *s = suite_create("repl");
@@ -721,6 +798,7 @@ static Suite *repl_suite(void)
     tcase_add_test(tm, test_interrupt_keeps_session);
     tcase_add_test(tm, test_save_session_replays);
     tcase_add_test(tm, test_json_session);
+    tcase_add_test(tm, test_attn_view_options_and_plain_branching);
     suite_add_tcase(s, tm);
     return s;
 }

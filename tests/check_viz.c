@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine/err.h"
+#include "engine/pattern.h"
 #include "tests/util/testutil.h"
 #include "tests/viz_fixture.h"
 #include "viz/canvas.h"
@@ -1092,6 +1093,517 @@ START_TEST(test_export_errors)
 }
 END_TEST
 
+
+/* ---- sparse patterns: the fixture with a causal window of 2 on layer 1 ---- */
+
+/* Layer 1 as the sparse kernel writes it under "window w=2": each query sees itself and the
+ * key before it, every other weight an exact 0.  (3, 2) in head 0 is 0.0004: near zero but
+ * inside the pattern, so it must never look like the pruned (3, 0). */
+static const float fx_win[FX_NH][FX_N][FX_N] = {
+    {{1, 0, 0, 0}, {0.4f, 0.6f, 0, 0}, {0, 0.45f, 0.55f, 0}, {0, 0, 0.0004f, 0.9996f}},
+    {{1, 0, 0, 0}, {0.99f, 0.01f, 0, 0}, {0, 0.3f, 0.7f, 0}, {0, 0, 0.75f, 0.25f}},
+};
+
+typedef struct {
+    Pattern *win;
+    const Pattern *pats[FX_L];
+    const char *masks[FX_L];
+    const char *kernels[FX_L];
+} FxPattern;
+
+static void fx_with_pattern(Fixture *f, FxPattern *p)
+{
+    ck_assert_int_eq(pattern_alloc_window(&p->win, FX_N, 2, 1), 0);
+    for (int q = 0; q < FX_N; q++)
+        for (int h = 0; h < FX_NH; h++)
+            for (int k = 0; k <= q; k++) f->rows[q][(1 * FX_NH + h) * (q + 1) + k] = fx_win[h][q][k];
+    p->pats[0] = NULL;
+    p->pats[1] = p->win;
+    p->masks[0] = "causal";
+    p->masks[1] = pattern_name(p->win);
+    p->kernels[0] = "attention_forward (engine/attention.c)";
+    p->kernels[1] = "attention_sparse (engine/attention.c)";
+    f->t.patterns = p->pats;
+    f->t.mask_names = p->masks;
+    f->t.kernel_names = p->kernels;
+}
+
+static const char *exp_attn_win_l1h0 =
+    "attention · layer 1 head 0 · pattern sliding window w=2 causal\n"
+    "rows = queries, cols = keys\n"
+    "       T ␣ ␣ ↵\n"
+    "       h к c\n"
+    "       e о a\n"
+    "keys →   т t\n"
+    "0 The │@@· · ·\n"
+    "1 ␣кот│==**· ·\n"
+    "2 ␣cat│░░==++·\n"
+    "3 ↵   │░░░░  @@\n"
+    "linear scale 0 [ .:-=+*#%@] 1; · = outside causal mask\n"
+    "░ = outside the sparse pattern\n"
+    ;
+
+START_TEST(test_pattern_cells)
+{
+    Fixture f;
+    fx_build(&f);
+    FxPattern p;
+    fx_with_pattern(&f, &p);
+    ck_assert_str_eq(viz_mask_name(&f.t, 1), "sliding window w=2 causal");
+    ck_assert_str_eq(viz_mask_name(&f.t, 0), "causal");
+    ck_assert_str_eq(viz_mask_name(&f.t, 7), "causal");          /* out of range: layer 0's */
+    ck_assert_ptr_nonnull(strstr(viz_kernel_name(&f.t, 1), "attention_sparse"));
+    /* the near-zero (3, 2) is a blank inside the pattern; the pruned (3, 0) and (3, 1) are ░ */
+    CHECK_TEXT(viz_attn_text(&f.t, 1, 0, 80), exp_attn_win_l1h0);
+    /* layer 0 has no pattern: no ░, the causal mask only */
+    char *s = viz_attn_text(&f.t, 0, 0, 80);
+    ck_assert_ptr_null(strstr(s, "░"));
+    ck_assert_ptr_nonnull(strstr(s, "· causal mask ·"));
+    free(s);
+
+    VizOpts o;
+    viz_opts_default(&o);
+    o.layer = 1;
+    HeatMatrix m;
+    ck_assert_int_eq(heatmap_matrix(&m, &f.t, &o), 0);
+    ck_assert_int_eq(m.state[3 * 4 + 0], HEAT_PRUNED);
+    ck_assert_int_eq(m.state[3 * 4 + 2], HEAT_IN);
+    ck_assert_int_eq(m.state[1 * 4 + 3], HEAT_MASKED);
+    ck_assert(m.has_pruned && m.has_masked);
+    char *ro = heatmap_readout(&m, &f.t, 3, 0);
+    ck_assert_str_eq(ro, "query 3 ↵ → key 0 The: outside the pattern (sliding window w=2 causal)");
+    free(ro);
+    ro = heatmap_readout(&m, &f.t, 3, 2);
+    ck_assert_str_eq(ro, "query 3 ↵ → key 2 ␣cat: weight 0.00039999999");
+    free(ro);
+    heatmap_matrix_done(&m);
+    /* a weight of exactly 0 inside the pattern is a weight, not a pruned cell */
+    f.rows[3][(1 * FX_NH + 0) * 4 + 2] = 0.0f;
+    heatmap_matrix(&m, &f.t, &o);
+    ck_assert_int_eq(m.state[3 * 4 + 2], HEAT_IN);
+    heatmap_matrix_done(&m);
+    f.rows[3][(1 * FX_NH + 0) * 4 + 2] = 0.0004f;
+
+    /* the mean over heads shares the layer's pattern */
+    o.agg = VIZ_AGG_MEAN;
+    heatmap_matrix(&m, &f.t, &o);
+    ck_assert_int_eq(m.state[2 * 4 + 0], HEAT_PRUNED);
+    ck_assert_float_eq_tol(m.w[3 * 4 + 3], (0.9996f + 0.25f) / 2, 1e-6f);
+    heatmap_matrix_done(&m);
+    /* rollout through both layers reaches past one layer's window (layer 0 is dense here),
+     * so nothing is pruned; through a window on both layers, (3, 0) is two hops away */
+    o.agg = VIZ_AGG_ROLLOUT;
+    heatmap_matrix(&m, &f.t, &o);
+    ck_assert(!m.has_pruned);
+    heatmap_matrix_done(&m);
+    p.pats[0] = p.win;
+    for (int q = 0; q < FX_N; q++)
+        for (int h = 0; h < FX_NH; h++)
+            for (int k = 0; k <= q; k++) f.rows[q][(0 * FX_NH + h) * (q + 1) + k] = fx_win[h][q][k];
+    heatmap_matrix(&m, &f.t, &o);
+    ck_assert_int_eq(m.state[3 * 4 + 1], HEAT_IN);      /* 3 -> 2 -> 1 */
+    ck_assert_int_eq(m.state[3 * 4 + 0], HEAT_PRUNED);  /* needs three hops */
+    ro = heatmap_readout(&m, &f.t, 3, 0);
+    ck_assert_str_eq(ro, "query 3 ↵ → key 0 The: no path through the patterns of layers 0-1");
+    free(ro);
+    heatmap_matrix_done(&m);
+    p.pats[0] = NULL;
+
+    /* the model view names each layer's mask when they differ */
+    s = viz_model_text(&f.t, &o, 80);
+    ck_assert_ptr_nonnull(strstr(s, "per layer: L0 causal mask, L1 pattern sliding window w=2 causal"));
+    ck_assert_ptr_nonnull(strstr(s, "░"));
+    free(s);
+
+    /* the pooled view keeps pruned blocks apart from masked ones */
+    Canvas *c = canvas_alloc(80, 30, 0);
+    viz_opts_default(&o);
+    o.layer = 1;
+    heatmap_draw(c, (Rect){0, 0, 80, 30}, &f.t, &o);
+    const Cell *cell = canvas_cell_const(c, 7, 9);          /* query 3, key 0 */
+    ck_assert_int_eq(cell->role, ROLE_PRUNED);
+    ck_assert_str_eq(cell->glyph, HEATMAP_PRUNED_GLYPH);
+    cell = canvas_cell_const(c, 8, 9);                      /* the whole cell is textured */
+    ck_assert_str_eq(cell->glyph, HEATMAP_PRUNED_GLYPH);
+    cell = canvas_cell_const(c, 11, 9);                     /* query 3, key 2: near zero */
+    ck_assert_int_eq(cell->role, ROLE_HEAT);
+    canvas_free(c);
+    /* in colour, a pruned cell has a ground no ramp colour has */
+    Cell pc = {.glyph = "░", .width = 1, .role = ROLE_PRUNED, .color = -1, .heat = -1};
+    CrtStyle ps = crt_style(&pc, CRT_COLOR256);
+    for (int i = 0; i <= 32; i++) ck_assert_int_ne(ps.bg, ramp_xterm256((float)i / 32));
+
+    /* the status line names the selected layer's mask and engine function */
+    Workbench *wb = layout_alloc();
+    layout_place(wb, 100, 35);
+    wb->o.layer = 1;
+    s = wb_text(wb, &f.t, NULL, NULL);
+    ck_assert_ptr_nonnull(strstr(s, " tiny.safetensors · sliding window w=2 causal mask · attention_sparse"));
+    free(s);
+    layout_free(wb);
+    pattern_free(p.win);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_pattern_exports)
+{
+    Fixture f;
+    fx_build(&f);
+    FxPattern p;
+    fx_with_pattern(&f, &p);
+    VizOpts o;
+    viz_opts_default(&o);
+    o.layer = 1;
+    char *path = tmp_path(".csv");
+    ck_assert_int_eq(export_pattern(&f.t, &o, path, NULL), 0);
+    char *s = read_file(path, NULL);
+    ck_assert_ptr_nonnull(strstr(s, "\n3,\"\n\",0,0,1,1\n"));
+    free(s);
+    ck_assert_int_eq(export_attn(&f.t, &o, path, NULL), 0);
+    s = read_file(path, NULL);
+    ck_assert_ptr_nonnull(strstr(s, "\n2,\" cat\",,0.449999988,0.550000012,\n"));
+    free(s);
+    remove(path);
+    free(path);
+
+    path = tmp_path(".json");
+    ck_assert_int_eq(export_attn(&f.t, &o, path, NULL), 0);
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    ck_assert_ptr_nonnull(root);
+    ck_assert_str_eq(json_string_value(json_object_get(root, "mask")), "sliding window w=2 causal");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(root, "kernel")), "attention_sparse"));
+    json_t *cells = json_object_get(root, "cells");
+    ck_assert_str_eq(json_string_value(json_array_get(json_array_get(cells, 3), 0)), "pattern");
+    ck_assert_str_eq(json_string_value(json_array_get(json_array_get(cells, 3), 2)), "in");
+    ck_assert_str_eq(json_string_value(json_array_get(json_array_get(cells, 0), 3)), "mask");
+    ck_assert(json_is_null(json_array_get(json_array_get(json_object_get(root, "weights"), 3), 0)));
+    json_decref(root);
+    remove(path);
+    free(path);
+
+    /* figure: the pruned (3, 0) has the pattern's grey, the near-zero (3, 2) the ramp's
+     * dark end, and the two are far apart */
+    path = tmp_path(".png");
+    ExportLayout L;
+    ck_assert_int_eq(export_attn(&f.t, &o, path, &L), 0);
+    cairo_surface_t *img = cairo_image_surface_create_from_png(path);
+    double got[3], want[3], near0[3];
+    pixel(img, (int)(L.x0 + 0.5 * L.cell), (int)(L.y0 + 3.5 * L.cell), got);
+    export_cell_rgb(HEAT_PRUNED, 0, VIZ_SCALE_LINEAR, want);
+    assert_rgb_near(got, want);
+    pixel(img, (int)(L.x0 + 2.5 * L.cell), (int)(L.y0 + 3.5 * L.cell), near0);
+    export_cell_rgb(HEAT_IN, 0.0004f, VIZ_SCALE_LINEAR, want);
+    assert_rgb_near(near0, want);
+    double d = fabs(got[0] - near0[0]) + fabs(got[1] - near0[1]) + fabs(got[2] - near0[2]);
+    ck_assert(d > 0.6);
+    pixel(img, (int)(L.x0 + 3.5 * L.cell), (int)(L.y0 + 0.5 * L.cell), got);
+    export_cell_rgb(HEAT_MASKED, 0, VIZ_SCALE_LINEAR, want);
+    assert_rgb_near(got, want);
+    cairo_surface_destroy(img);
+    ck_assert_int_eq(export_pattern(&f.t, &o, path, &L), 0);
+    img = cairo_image_surface_create_from_png(path);
+    pixel(img, (int)(L.x0 + 0.5 * L.cell), (int)(L.y0 + 3.5 * L.cell), got);
+    export_cell_rgb(HEAT_PRUNED, 0, VIZ_SCALE_LINEAR, want);
+    assert_rgb_near(got, want);
+    cairo_surface_destroy(img);
+    remove(path);
+    free(path);
+    pattern_free(p.win);
+    fx_free(&f);
+}
+END_TEST
+
+/* ---- zoom and scroll ---- */
+
+START_TEST(test_zoom_scroll_window)
+{
+    Long g;
+    long_build(&g);
+    VizOpts o;
+    viz_opts_default(&o);
+    o.zoom = 1;
+    o.row0 = 20;
+    o.col0 = 10;
+    /* a 48 x 24 pane: one token per cell, a window of rows and keys, labels exact */
+    Canvas *c = canvas_alloc(48, 24, 0);
+    HeatGeo geo;
+    heatmap_draw_geo(c, (Rect){0, 0, 48, 24}, &g.t, &o, &geo);
+    char *s = canvas_to_text(c);
+    ck_assert_int_eq(geo.bs, 1);
+    ck_assert_int_eq(geo.nb, 40);
+    ck_assert_int_eq(geo.r0, 20);
+    ck_assert_int_eq(geo.c0, 10);
+    ck_assert_int_eq(geo.cw, 2);
+    ck_assert_int_eq(geo.vc, 19);                 /* (48 - 8 - 1) / 2: labels "39 сидит" */
+    ck_assert_int_eq(geo.vr, 13);                 /* 24 - 2 title - 5 key labels - 4 legend */
+    ck_assert_msg(strstr(s, "\nrows 20-32, cols 10-28 of 40\nzoom 1: a token per cell\n"), "%s", s);
+    ck_assert_ptr_nonnull(strstr(s, "\n20 ↵    │"));          /* row label: index and token */
+    ck_assert_ptr_nonnull(strstr(s, "\n31 ⇥    │"));
+    ck_assert_ptr_null(strstr(s, "\n19 "));
+    ck_assert_ptr_null(strstr(s, "\n33 "));
+    /* key labels of the window's first column: key 10 is " кот" -> "␣", "к", ... */
+    ck_assert_ptr_nonnull(strstr(s, "\n         ␣ ↵ ␣ ⇥ \\ ∅ с a T ␣ ↵"));
+    free(s);
+
+    /* the cursor stays in view: the window moves as little as needed */
+    canvas_clear(c);
+    o.cur_q = 39;
+    o.cur_k = 3;
+    heatmap_draw_geo(c, (Rect){0, 0, 48, 24}, &g.t, &o, &geo);
+    ck_assert_int_eq(geo.r0, 28);                 /* rows 28-39: one row less for the readout */
+    ck_assert_int_eq(geo.c0, 3);
+    s = canvas_to_text(c);
+    ck_assert_ptr_nonnull(strstr(s, "rows 28-39, cols 3-21 of 40\nzoom 1: a token per cell\n"
+                                    "query 39 ␣кот → key 3 ␣кот: weight 0.0102564106\n"));
+    free(s);
+
+    /* zoom 4: blocks of 4 tokens, pooled by max, stated */
+    canvas_clear(c);
+    o.zoom = 4;
+    o.cur_q = o.cur_k = -1;
+    o.row0 = o.col0 = 0;
+    heatmap_draw_geo(c, (Rect){0, 0, 48, 24}, &g.t, &o, &geo);
+    ck_assert_int_eq(geo.bs, 4);
+    ck_assert_int_eq(geo.nb, 10);
+    s = canvas_to_text(c);
+    ck_assert_ptr_nonnull(strstr(s, "rows 0-39, cols 0-39 of 40\nzoom 4: blocks 4×4, max\n"));
+    ck_assert_ptr_nonnull(strstr(s, "\n 0-3 │@@· · · · · · · · ·\n"));
+    free(s);
+    canvas_free(c);
+
+    /* plain text (unlimited height) shows every row and the columns that fit */
+    viz_opts_default(&o);
+    o.zoom = 1;
+    o.col0 = 30;
+    s = viz_attn_text_opts(&g.t, &o, 40);
+    ck_assert_ptr_nonnull(strstr(s, "rows 0-39, cols 25-39 of 40\nzoom 1: a token per cell"));
+    ck_assert_ptr_nonnull(strstr(s, "\n 0 The  │· · · · · · · · · · · · · · ·\n"));
+    ck_assert_ptr_nonnull(strstr(s, "\n25 сидит│  · · · "));   /* (25, 25): 0.4/25 is a blank */
+    ck_assert_ptr_nonnull(strstr(s, "\n39 ␣кот │\n"));
+    free(s);
+    long_free(&g);
+}
+END_TEST
+
+START_TEST(test_layout_zoom_scroll_keys)
+{
+    Long g;
+    long_build(&g);
+    Workbench *wb = layout_alloc();
+    layout_place(wb, 100, 35);
+    char *s = wb_text(wb, &g.t, NULL, NULL);
+    ck_assert_int_gt(wb->geo.bs, 1);                /* 40 tokens pooled to fit */
+    free(s);
+    layout_key(wb, &g.t, CRT_KEY_ESC);             /* the attention pane, cursor (39, 0) */
+    ck_assert_int_eq(wb->o.cur_q, 39);
+    ck_assert(layout_key(wb, &g.t, '+') & LAYOUT_REDRAW);
+    ck_assert_int_eq(wb->o.zoom, 1);
+    s = wb_text(wb, &g.t, NULL, NULL);
+    ck_assert_int_eq(wb->geo.bs, 1);
+    ck_assert_int_gt(wb->geo.vr, 5);
+    ck_assert_int_lt(wb->geo.vr, 40);
+    int r0 = wb->geo.r0, vr = wb->geo.vr;
+    ck_assert_int_eq(r0 + vr - 1, 39);              /* the cursor row is in the window */
+    char *want = xasprintf("rows %d-39, cols 0-%d of 40; zoom 1: a token per cell", r0, wb->geo.vc - 1);
+    ck_assert_msg(strstr(s, want), "%s", s);
+    free(want);
+    free(s);
+    layout_key(wb, &g.t, '+');                      /* already one token per cell */
+    ck_assert_ptr_nonnull(wb->flash);
+    layout_key(wb, &g.t, CRT_KEY_PGUP);             /* a page up; the cursor comes along */
+    ck_assert_int_eq(wb->o.row0, r0 - vr > 0 ? r0 - vr : 0);
+    ck_assert_int_le(wb->o.cur_q, wb->o.row0 + vr - 1);
+    s = wb_text(wb, &g.t, NULL, NULL);
+    ck_assert_int_eq(wb->geo.r0, wb->o.row0);
+    free(s);
+    layout_key(wb, &g.t, CRT_KEY_SDOWN);            /* one row down */
+    ck_assert_int_eq(wb->o.row0, (r0 - vr > 0 ? r0 - vr : 0) + 1);
+    s = wb_text(wb, &g.t, NULL, NULL);
+    free(s);
+    layout_key(wb, &g.t, '>');                      /* a page of keys right */
+    s = wb_text(wb, &g.t, NULL, NULL);
+    ck_assert_int_eq(wb->geo.c0, 40 - wb->geo.vc);  /* clamped at the last key */
+    ck_assert_int_ge(wb->o.cur_k, wb->geo.c0);
+    free(s);
+    layout_key(wb, &g.t, CRT_KEY_SLEFT);
+    ck_assert_int_eq(wb->o.col0, 40 - wb->geo.vc - 1);
+    layout_key(wb, &g.t, '-');                      /* out: two tokens per cell */
+    ck_assert_int_eq(wb->o.zoom, 2);
+    for (int i = 0; i < 8 && wb->o.zoom > 0; i++) {  /* until the whole matrix fits: fit */
+        s = wb_text(wb, &g.t, NULL, NULL);
+        free(s);
+        layout_key(wb, &g.t, '-');
+    }
+    ck_assert_int_eq(wb->o.zoom, 0);
+    layout_key(wb, &g.t, '-');
+    ck_assert_ptr_nonnull(strstr(wb->flash, "whole matrix"));
+    layout_key(wb, &g.t, CRT_KEY_PGDN);             /* nothing to scroll at fit */
+    ck_assert_ptr_nonnull(strstr(wb->flash, "whole matrix is shown"));
+    wb->o.zoom = 3;
+    layout_key(wb, &g.t, 'z');
+    ck_assert_int_eq(wb->o.zoom, 0);
+    layout_free(wb);
+    long_free(&g);
+}
+END_TEST
+
+START_TEST(test_layout_branch_and_candidates)
+{
+    Fixture f;
+    fx_build(&f);
+    Workbench *wb = layout_alloc();
+    layout_place(wb, 100, 35);
+    ck_assert_int_eq(layout_scrubbed(wb, &f.t), -1);
+    char *s = wb_text(wb, &f.t, NULL, NULL);
+    ck_assert_ptr_nonnull(strstr(s, "\ntokens · 4 (3 prompt + 1 generated) · current position 3\n"));
+    free(s);
+    char *msg;
+    const char *step3[] = {"view", "step", "3"};
+    ck_assert_int_eq(layout_command(wb, &f.t, 3, step3, &msg), 0);
+    free(msg);
+    ck_assert_int_eq(layout_scrubbed(wb, &f.t), 3);
+    s = wb_text(wb, &f.t, NULL, NULL);
+    ck_assert_ptr_nonnull(strstr(s, "\nscrubbed back to position 3 of 4 · back, force, step, gen branch here · "
+                                    "End: latest\n"));
+    free(s);
+    /* b asks for back; on the probabilities pane arrows pick a candidate, Enter forces it */
+    layout_key(wb, &f.t, CRT_KEY_ESC);
+    ck_assert(layout_key(wb, &f.t, 'b') & LAYOUT_BACK);
+    const char *pane[] = {"view", "pane", "probs"};
+    ck_assert_int_eq(layout_command(wb, &f.t, 3, pane, &msg), 0);
+    free(msg);
+    ck_assert(layout_key(wb, &f.t, '\r') & LAYOUT_REDRAW);      /* nothing picked yet */
+    ck_assert_ptr_nonnull(strstr(wb->flash, "pick a candidate"));
+    layout_key(wb, &f.t, CRT_KEY_DOWN);
+    layout_key(wb, &f.t, CRT_KEY_DOWN);
+    ck_assert_int_eq(wb->o.cand, 1);
+    s = wb_text(wb, &f.t, NULL, NULL);
+    ck_assert_ptr_nonnull(strstr(s, "│2▸␣cat  0.2800"));          /* dist[3]: The, ␣cat, ... */
+    free(s);
+    int fl = layout_key(wb, &f.t, '\r');
+    ck_assert(fl & LAYOUT_FORCE);
+    ck_assert_int_eq(wb->force_id, 1);                              /* " cat" */
+    ck_assert_int_eq(wb->o.cand, -1);
+    layout_key(wb, &f.t, CRT_KEY_END);                              /* back to the latest */
+    ck_assert_int_eq(layout_scrubbed(wb, &f.t), -1);
+    const char *cand[] = {"view", "cand", "1"};
+    ck_assert_int_eq(layout_command(wb, &f.t, 3, cand, &msg), 0);
+    free(msg);
+    ck_assert_int_eq(layout_key(wb, &f.t, '\r') & LAYOUT_FORCE, LAYOUT_FORCE);
+    ck_assert_int_eq(wb->force_id, 1);                              /* pending: ␣cat 0.40 first */
+    const char *bad[] = {"view", "cand", "0"};
+    ck_assert_int_eq(layout_command(wb, &f.t, 3, bad, &msg), -1);
+    free(msg);
+    layout_free(wb);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(test_layout_zoom_commands_and_attn_opts)
+{
+    Long g;
+    long_build(&g);
+    Workbench *wb = layout_alloc();
+    layout_place(wb, 100, 35);
+    char *msg, *note;
+#define CMD(...) layout_command(wb, &g.t, (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *)), \
+                                (const char *[]){__VA_ARGS__}, &msg)
+    ck_assert_int_eq(CMD("view", "zoom", "2"), 0);
+    ck_assert_str_eq(msg, "view: zoom 2, blocks of 2×2 tokens; view scroll Q K moves the window");
+    free(msg);
+    ck_assert_int_eq(wb->o.zoom, 2);
+    ck_assert_int_eq(CMD("view", "zoom", "0"), -1);
+    free(msg);
+    ck_assert_int_eq(CMD("view", "zoom", "x"), -1);
+    free(msg);
+    ck_assert_int_eq(CMD("view", "scroll", "10", "4"), 0);
+    ck_assert_str_eq(msg, "view: window from query 10, key 4");
+    free(msg);
+    ck_assert_int_eq(wb->o.row0, 10);
+    ck_assert_int_eq(wb->o.col0, 4);
+    ck_assert_int_eq(CMD("view", "scroll", "40", "0"), -1);
+    ck_assert_str_eq(msg, "view scroll: expected QUERY KEY in 0..39 (the window's top-left cell)");
+    free(msg);
+    ck_assert_int_eq(CMD("view", "scroll", "1"), -1);
+    free(msg);
+    ck_assert_int_eq(CMD("view", "zoom", "fit"), 0);
+    free(msg);
+    ck_assert_int_eq(wb->o.zoom, 0);
+    ck_assert_int_eq(CMD("view", "zoom", "out"), 0);
+    ck_assert_str_eq(msg, "zoom: the whole matrix is shown");
+    free(msg);
+#undef CMD
+
+    /* attn's own options over the view's */
+    VizOpts o;
+    viz_opts_default(&o);
+    o.agg = VIZ_AGG_MEAN;
+    o.scale = VIZ_SCALE_LOG;
+    const char *a1[] = {"0"};
+    ck_assert_int_eq(layout_attn_opts(&o, &g.t, 0, 1, a1, &note, &msg), 0);
+    ck_assert_int_eq(o.agg, VIZ_AGG_MEAN);                 /* the view's aggregate stays... */
+    ck_assert_str_eq(note, "(view agg mean is in force, so head 0 is not used alone: add 'head' for one head)");
+    free(note);
+    const char *a2[] = {"0", "head", "linear", "hide-first", "mass", "80%", "pool", "mean", "zoom", "3"};
+    ck_assert_int_eq(layout_attn_opts(&o, &g.t, 0, 10, a2, &note, &msg), 0);
+    ck_assert_ptr_null(note);
+    ck_assert_int_eq(o.agg, VIZ_AGG_HEAD);
+    ck_assert_int_eq(o.scale, VIZ_SCALE_LINEAR);
+    ck_assert(o.hide_first);
+    ck_assert_float_eq_tol(o.mass, 0.8f, 1e-6f);
+    ck_assert_int_eq(o.pool, VIZ_POOL_MEAN);
+    ck_assert_int_eq(o.zoom, 3);
+    const char *a3[] = {"rollout", "show-first", "zoom", "fit"};
+    ck_assert_int_eq(layout_attn_opts(&o, &g.t, 0, 4, a3, &note, &msg), 0);
+    ck_assert_int_eq(o.agg, VIZ_AGG_ROLLOUT);
+    ck_assert(!o.hide_first);
+    ck_assert_int_eq(o.zoom, 0);
+    const char *b1[] = {"1"};
+    ck_assert_int_eq(layout_attn_opts(&o, &g.t, 0, 1, b1, &note, &msg), -1);   /* one head only */
+    ck_assert_str_eq(msg, "head H must be an integer from 0 to 0 (or mean, max, rollout), got '1'");
+    free(msg);
+    const char *b2[] = {"0", "mass", "2x"};
+    ck_assert_int_eq(layout_attn_opts(&o, &g.t, 0, 3, b2, &note, &msg), -1);
+    free(msg);
+    const char *b3[] = {"0", "zoom", "0"};
+    ck_assert_int_eq(layout_attn_opts(&o, &g.t, 0, 3, b3, &note, &msg), -1);
+    free(msg);
+    const char *b4[] = {"0", "sideways"};
+    ck_assert_int_eq(layout_attn_opts(&o, &g.t, 0, 2, b4, &note, &msg), -1);
+    ck_assert_ptr_nonnull(strstr(msg, "unknown option 'sideways'"));
+    free(msg);
+    ck_assert_int_eq(layout_attn_opts(&o, &g.t, 0, 0, b4, &note, &msg), -1);
+    free(msg);
+    layout_free(wb);
+    long_free(&g);
+}
+END_TEST
+
+START_TEST(test_tokens_strip_follows_current)
+{
+    Long g;
+    long_build(&g);
+    /* 40 chips in a 3-row strip 40 columns wide: the current chip stays on screen */
+    Canvas *c = canvas_alloc(40, 3, 0);
+    tokens_draw(c, (Rect){0, 0, 40, 3}, &g.t, 2, 0, NULL);
+    char *s = canvas_to_text(c);
+    ck_assert_str_eq(s, "tokens · 40 (40 prompt + 0 generated) ·…\n"
+                        "[The] [␣cat] ▶[↵] [␣кот] [⇥] [\\xD0] [∅]\n"
+                        "[сидит] [a\\x01] [The] [␣cat] [↵] [␣кот]\n");
+    free(s);
+    canvas_clear(c);
+    tokens_draw(c, (Rect){0, 0, 40, 3}, &g.t, 39, 0, "scrubbed");
+    s = canvas_to_text(c);
+    ck_assert_msg(strstr(s, "scrubbed\n…") == s, "%s", s);
+    ck_assert_str_eq(s, "scrubbed\n… [\\xD0] [∅] [сидит] [a\\x01] [The]\n[␣cat] [↵] ▶[␣кот]\n");
+    free(s);
+    canvas_free(c);
+    long_free(&g);
+}
+END_TEST
+
 int main(void)
 {
     setlocale(LC_ALL, "C.UTF-8");
@@ -1125,6 +1637,13 @@ int main(void)
     tcase_add_test(tc, test_export_csv_exact);
     tcase_add_test(tc, test_export_json_exact);
     tcase_add_test(tc, test_export_errors);
+    tcase_add_test(tc, test_pattern_cells);
+    tcase_add_test(tc, test_pattern_exports);
+    tcase_add_test(tc, test_zoom_scroll_window);
+    tcase_add_test(tc, test_layout_zoom_scroll_keys);
+    tcase_add_test(tc, test_layout_branch_and_candidates);
+    tcase_add_test(tc, test_layout_zoom_commands_and_attn_opts);
+    tcase_add_test(tc, test_tokens_strip_follows_current);
     suite_add_tcase(s, tc);
     return run_suite(s);
 }

@@ -164,8 +164,11 @@ int bars_draw_probs(Canvas *c, Rect r, const Trace *t, int pos, int k, const Viz
         }
         int chosen = id == d->chosen;
         int attr = chosen ? CANVAS_BOLD : 0;
+        int picked = o && i < cnt && i == o->cand;   /* the candidate Enter would force */
         canvas_printf(c, &r, r.x, y, ROLE_AXIS, attr, "%*d", rankw, i < cnt ? i + 1 : chosen_rank);
-        canvas_put_fit(c, &r, r.x + rankw + 1, y, lab[i], tokw, chosen ? ROLE_SAMPLED : ROLE_LABEL, attr);
+        canvas_put_fit(c, &r, r.x + rankw + 1, y, lab[i], tokw, chosen ? ROLE_SAMPLED : ROLE_LABEL,
+                       attr | (picked ? CANVAS_REVERSE | CANVAS_BOLD : 0));
+        if (picked) canvas_put(c, &r, r.x + rankw, y, "▸", ROLE_KEY, CANVAS_BOLD);
         float p = d->probs[id];
         canvas_printf(c, &r, xp, y, ROLE_DEFAULT, attr, "%.4f", (double)p);
         put_bar(c, &r, xb, y, p, barw, ROLE_BAR_RAW);

@@ -23,7 +23,8 @@ typedef enum {
     ROLE_AXIS,        /* axis names, indices, legends */
     ROLE_DIM,         /* secondary text */
     ROLE_HEAT,        /* a heatmap cell: colour from the ramp at Cell.heat */
-    ROLE_MASKED,      /* a cell outside the attention mask / pattern */
+    ROLE_MASKED,      /* a cell outside the causal mask (a later key) */
+    ROLE_PRUNED,      /* a cell the mask allows but the layer's sparse pattern leaves out */
     ROLE_HIDDEN,      /* a cell hidden by an option (first token hidden, below mass threshold) */
     ROLE_CURSOR,      /* the heatmap cursor */
     ROLE_BAR_RAW,     /* probability bar, model distribution */

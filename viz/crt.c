@@ -36,6 +36,9 @@ static const SchemeRow scheme[ROLE_COUNT] = {
     [ROLE_DIM] = {245, -1, 7, -1, 0, CANVAS_DIM},
     [ROLE_HEAT] = {-1, -1, -1, -1, 0, 0},
     [ROLE_MASKED] = {240, -1, 4, -1, 0, CANVAS_DIM},
+    /* grey texture on a dark grey ground: unlike any ramp colour, so a pruned cell never
+     * reads as a small weight */
+    [ROLE_PRUNED] = {244, 236, 7, 0, 0, 0},
     [ROLE_HIDDEN] = {131, -1, 1, -1, 0, CANVAS_DIM},
     [ROLE_CURSOR] = {-1, -1, -1, -1, CANVAS_REVERSE, CANVAS_REVERSE},
     [ROLE_BAR_RAW] = {110, -1, 4, -1, 0, 0},
@@ -128,6 +131,14 @@ int crt_init(void)
     nonl();
     keypad(stdscr, TRUE);
     set_escdelay(25);
+    /* Shifted arrows as xterm and tmux send them, for terminal descriptions that do not
+     * list them (TERM=screen): unknown, their Esc would move the focus and the rest would
+     * reach the command line as text. */
+    static const struct { const char *seq; int code; } shifted[] = {
+        {"\033[1;2A", KEY_SR}, {"\033[1;2B", KEY_SF}, {"\033[1;2C", KEY_SRIGHT}, {"\033[1;2D", KEY_SLEFT},
+    };
+    for (size_t i = 0; i < sizeof shifted / sizeof shifted[0]; i++)
+        if (key_defined(shifted[i].seq) == 0) define_key(shifted[i].seq, shifted[i].code);
     leaveok(stdscr, FALSE);
     int ncolors = 0;
     if (has_colors() && start_color() == OK) {
@@ -233,6 +244,10 @@ static int map_key(int k)
     case KEY_ENTER: return CRT_KEY_ENTER;
     case KEY_RESIZE: return CRT_KEY_RESIZE;
     case KEY_BTAB: return CRT_KEY_BTAB;
+    case KEY_SR: return CRT_KEY_SUP;
+    case KEY_SF: return CRT_KEY_SDOWN;
+    case KEY_SLEFT: return CRT_KEY_SLEFT;
+    case KEY_SRIGHT: return CRT_KEY_SRIGHT;
     default: return CRT_KEY_UNKNOWN;
     }
 }

@@ -60,7 +60,10 @@ void export_cell_rgb(int state, float w, VizScale scale, double rgb[3])
         return;
     }
     if (state == HEAT_HIDDEN) { rgb[0] = 0.96; rgb[1] = 0.85; rgb[2] = 0.85; return; }
-    rgb[0] = rgb[1] = rgb[2] = 0.90;   /* outside the mask */
+    /* outside the sparse pattern: a mid blue-grey, far from every ramp colour, so a pruned
+     * cell never reads as a weight near zero (the ramp's dark violet) */
+    if (state == HEAT_PRUNED) { rgb[0] = 0.62; rgb[1] = 0.66; rgb[2] = 0.74; return; }
+    rgb[0] = rgb[1] = rgb[2] = 0.90;   /* outside the causal mask */
 }
 
 /* ---- text helpers ---- */
@@ -207,9 +210,12 @@ static void title_lines(cairo_t *cr, double x, double y, const char *l1, const c
 }
 #define TITLE_H (TITLE_FS + 6 + LABEL_FS + 12)
 
+/* Swatches under the colour bar besides "outside the causal mask". */
+enum { SW_HIDDEN = 1, SW_PRUNED = 2 };
+
 /* The colour bar: height h at (x, y), ticks with values, and swatches for the cells that
- * are not weights.  Returns the width it takes. */
-static double colour_bar(cairo_t *cr, double x, double y, double h, VizScale scale, int draw, int hidden)
+ * are not weights (sw: SW_* bits).  Returns the width it takes. */
+static double colour_bar(cairo_t *cr, double x, double y, double h, VizScale scale, int draw, int sw)
 {
     const double bw = 16;
     font(cr, TICK_FS, 0);
@@ -218,9 +224,12 @@ static double colour_bar(cairo_t *cr, double x, double y, double h, VizScale sca
     const char *const *ticks = scale == VIZ_SCALE_LOG ? ticks_log : ticks_lin;
     double tw = 0;
     for (int i = 0; i < 5; i++) if (text_w(cr, ticks[i]) > tw) tw = text_w(cr, ticks[i]);
-    const char *sw1 = "outside the mask", *sw2 = "hidden (first token)";
-    double sww = 16 + text_w(cr, hidden ? sw2 : sw1);
-    if (text_w(cr, sw1) + 16 > sww) sww = text_w(cr, sw1) + 16;
+    const char *names[3] = {"outside the causal mask", "outside the sparse pattern", "hidden (first token)"};
+    int states[3] = {HEAT_MASKED, HEAT_PRUNED, HEAT_HIDDEN};
+    int shown[3] = {1, (sw & SW_PRUNED) != 0, (sw & SW_HIDDEN) != 0};
+    double sww = 0;
+    for (int i = 0; i < 3; i++)
+        if (shown[i] && 16 + text_w(cr, names[i]) > sww) sww = 16 + text_w(cr, names[i]);
     double wtot = bw + 6 + tw;
     if (sww > wtot) wtot = sww;
     if (!draw) return wtot;
@@ -244,20 +253,16 @@ static double colour_bar(cairo_t *cr, double x, double y, double h, VizScale sca
         text_at(cr, x + bw + 6, ty + TICK_FS / 2 - 1, ticks[i]);
     }
     double sy = y + h + 14;
-    double c[3];
-    export_cell_rgb(HEAT_MASKED, 0, scale, c);
-    rgb(cr, c);
-    cairo_rectangle(cr, x, sy, 12, 12);
-    cairo_fill(cr);
-    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-    text_at(cr, x + 16, sy + 10, sw1);
-    if (hidden) {
-        export_cell_rgb(HEAT_HIDDEN, 0, scale, c);
+    for (int i = 0; i < 3; i++) {
+        if (!shown[i]) continue;
+        double c[3];
+        export_cell_rgb(states[i], 0, scale, c);
         rgb(cr, c);
-        cairo_rectangle(cr, x, sy + 16, 12, 12);
+        cairo_rectangle(cr, x, sy, 12, 12);
         cairo_fill(cr);
         cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-        text_at(cr, x + 16, sy + 26, sw2);
+        text_at(cr, x + 16, sy + 10, names[i]);
+        sy += 16;
     }
     return wtot;
 }
@@ -270,7 +275,7 @@ typedef struct {
     char *title, *subtitle;
     VizScale scale;
     int pattern;            /* draw in/out of the mask only */
-    int hidden;             /* show the hidden swatch */
+    int swatches;           /* SW_* swatches under the colour bar */
 } MatrixFig;
 
 static void matrix_layout(const MatrixFig *fig, ExportLayout *L, double *lab_fs, int *every, double *barw)
@@ -287,7 +292,7 @@ static void matrix_layout(const MatrixFig *fig, ExportLayout *L, double *lab_fs,
     font(cr, fs, 0);
     double lw = 0;
     for (int i = 0; i < n; i++) if (text_w(cr, fig->labels[i]) > lw) lw = text_w(cr, fig->labels[i]);
-    double bw = fig->pattern ? 0 : colour_bar(cr, 0, 0, 100, fig->scale, 0, fig->hidden);
+    double bw = fig->pattern ? 0 : colour_bar(cr, 0, 0, 100, fig->scale, 0, fig->swatches);
     font(cr, TITLE_FS, 1);
     double tw = text_w(cr, fig->title);
     font(cr, LABEL_FS, 0);
@@ -305,7 +310,7 @@ static void matrix_layout(const MatrixFig *fig, ExportLayout *L, double *lab_fs,
         cairo_surface_t *s2;
         cairo_t *c2 = measure_ctx(&s2);
         font(c2, TICK_FS, 0);
-        double legend = 16 + text_w(c2, "outside the mask");
+        double legend = 16 + text_w(c2, "outside the sparse pattern");
         cairo_destroy(c2);
         cairo_surface_destroy(s2);
         right += 24 + legend;
@@ -334,7 +339,7 @@ static void matrix_draw(cairo_t *cr, const MatrixFig *fig, const ExportLayout *L
             int st = m->state[(size_t)q * n + k];
             double c[3];
             if (fig->pattern) {
-                if (st == HEAT_MASKED) export_cell_rgb(HEAT_MASKED, 0, fig->scale, c);
+                if (st == HEAT_MASKED || st == HEAT_PRUNED) export_cell_rgb(st, 0, fig->scale, c);
                 else ramp_rgb(0.3f, c);
             } else {
                 export_cell_rgb(st, m->w[(size_t)q * n + k], fig->scale, c);
@@ -385,9 +390,17 @@ static void matrix_draw(cairo_t *cr, const MatrixFig *fig, const ExportLayout *L
         cairo_fill(cr);
         cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
         text_at(cr, bx + 16, L->y0 + 10, "query sees key");
-        text_at(cr, bx + 16, L->y0 + 28, "outside the mask");
+        text_at(cr, bx + 16, L->y0 + 28, "outside the causal mask");
+        if (m->has_pruned) {
+            export_cell_rgb(HEAT_PRUNED, 0, fig->scale, c);
+            rgb(cr, c);
+            cairo_rectangle(cr, bx, L->y0 + 36, 12, 12);
+            cairo_fill(cr);
+            cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+            text_at(cr, bx + 16, L->y0 + 46, "outside the sparse pattern");
+        }
     } else {
-        colour_bar(cr, bx, L->y0, barh, fig->scale, 1, fig->hidden);
+        colour_bar(cr, bx, L->y0, barh, fig->scale, 1, fig->swatches);
     }
 }
 
@@ -466,16 +479,42 @@ static json_t *json_tokens(const Trace *t)
     return a;
 }
 
-static json_t *json_meta(const Trace *t, const char *kind)
+/* layer: whose mask and kernel are named (-1: layer 0's, for views of every layer). */
+static json_t *json_meta(const Trace *t, const char *kind, int layer)
 {
     char *p = prompt_line(t, 1 << 20);
+    int l = layer >= 0 ? layer : 0;
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:i}", "kind", kind,
                           "model", t->model_name ? t->model_name : "",
-                          "mask", t->mask_name ? t->mask_name : "causal",
-                          "kernel", t->kernel_name ? t->kernel_name : "",
+                          "mask", viz_mask_name(t, l),
+                          "kernel", viz_kernel_name(t, l),
                           "prompt", p, "n", t->n, "n_layer", t->n_layer, "n_head", t->n_head);
     free(p);
     return o;
+}
+
+/* What each cell is, for data files: a weight ("in", "below" the mass threshold) or why not. */
+static const char *cell_state_name(int st)
+{
+    switch (st) {
+    case HEAT_IN: return "in";
+    case HEAT_BELOW: return "below";
+    case HEAT_HIDDEN: return "hidden";
+    case HEAT_PRUNED: return "pattern";
+    default: return "mask";
+    }
+}
+
+static json_t *json_states(const HeatMatrix *m)
+{
+    json_t *rows = json_array();
+    for (int q = 0; q < m->n; q++) {
+        json_t *row = json_array();
+        for (int k = 0; k < m->n; k++)
+            json_array_append_new(row, json_string(cell_state_name(m->state[(size_t)q * m->n + k])));
+        json_array_append_new(rows, row);
+    }
+    return rows;
 }
 
 /* The weight as written: exact for cells shown, null/empty otherwise. */
@@ -520,7 +559,7 @@ static int write_matrix_csv(const Trace *t, const HeatMatrix *m, const char *pat
         for (int k = 0; k < m->n; k++) {
             int st = m->state[(size_t)q * m->n + k];
             fputc(',', f);
-            if (pattern) fputc(st == HEAT_MASKED ? '0' : '1', f);
+            if (pattern) fputc(st == HEAT_MASKED || st == HEAT_PRUNED ? '0' : '1', f);
             else if (cell_has_value(st)) fprintf(f, "%.9g", (double)m->w[(size_t)q * m->n + k]);
         }
         fputc('\n', f);
@@ -528,10 +567,17 @@ static int write_matrix_csv(const Trace *t, const HeatMatrix *m, const char *pat
     return close_data(f, path);
 }
 
-static char *title_for(const Trace *t, const char *what)
+/* layer: whose mask or pattern the title names (-1: every layer's when they agree). */
+static char *title_for(const Trace *t, const char *what, int layer)
 {
-    return xasprintf("%s · %s · %s mask", t->model_name ? t->model_name : "model", what,
-                     t->mask_name ? t->mask_name : "causal");
+    int l = layer >= 0 ? layer : 0;
+    int same = 1;
+    for (int j = 1; layer < 0 && t->mask_names && j < t->n_layer; j++)
+        if (strcmp(viz_mask_name(t, j), viz_mask_name(t, 0)) != 0) same = 0;
+    const char *name = same ? viz_mask_name(t, l) : "per-layer";
+    int pat = t->patterns && t->patterns[l] && same;
+    return xasprintf("%s · %s · %s%s%s", t->model_name ? t->model_name : "model", what,
+                     pat ? "pattern " : "", name, pat ? "" : same ? " mask" : " masks");
 }
 
 static char *subtitle_for(const Trace *t)
@@ -555,7 +601,7 @@ int export_attn(const Trace *t, const VizOpts *o, const char *path, ExportLayout
     }
     if (f == EXPORT_CSV) rc = write_matrix_csv(t, &m, path, 0);
     else if (f == EXPORT_JSON) {
-        json_t *root = json_meta(t, "attention");
+        json_t *root = json_meta(t, "attention", o->layer);
         json_object_set_new(root, "layer", json_integer(o->layer));
         json_object_set_new(root, "head", json_integer(o->agg == VIZ_AGG_HEAD ? o->head : -1));
         json_object_set_new(root, "aggregate", json_string(agg_key(o->agg)));
@@ -566,11 +612,13 @@ int export_attn(const Trace *t, const VizOpts *o, const char *path, ExportLayout
         json_object_set_new(root, "cols", json_string("keys"));
         json_object_set_new(root, "tokens", json_tokens(t));
         json_object_set_new(root, "weights", json_matrix(&m));
+        json_object_set_new(root, "cells", json_states(&m));
         rc = dump_json(root, path);
     } else {
         char *what = xasprintf("%s%s%s", m.what, o->hide_first ? " · first token hidden, renormalised" : "",
                                o->scale == VIZ_SCALE_LOG ? " · log scale" : "");
-        MatrixFig fig = {&m, pos_labels(t, m.n), title_for(t, what), subtitle_for(t), o->scale, 0, o->hide_first};
+        MatrixFig fig = {&m, pos_labels(t, m.n), title_for(t, what, o->layer), subtitle_for(t), o->scale, 0,
+                         (o->hide_first ? SW_HIDDEN : 0) | (m.has_pruned ? SW_PRUNED : 0)};
         rc = write_matrix_fig(&fig, f, path, layout);
         free_labels(fig.labels, m.n);
         free(fig.title);
@@ -597,13 +645,14 @@ int export_pattern(const Trace *t, const VizOpts *o, const char *path, ExportLay
     }
     if (f == EXPORT_CSV) rc = write_matrix_csv(t, &m, path, 1);
     else if (f == EXPORT_JSON) {
-        json_t *root = json_meta(t, "pattern");
+        json_t *root = json_meta(t, "pattern", o->layer);
         json_object_set_new(root, "layer", json_integer(o->layer));
         json_t *rows = json_array();
         for (int q = 0; q < m.n; q++) {
             json_t *row = json_array();
             for (int k = 0; k < m.n; k++)
-                json_array_append_new(row, json_integer(m.state[(size_t)q * m.n + k] == HEAT_MASKED ? 0 : 1));
+                json_array_append_new(row, json_integer(m.state[(size_t)q * m.n + k] == HEAT_MASKED ||
+                                                        m.state[(size_t)q * m.n + k] == HEAT_PRUNED ? 0 : 1));
             json_array_append_new(rows, row);
         }
         json_object_set_new(root, "allowed", rows);
@@ -611,7 +660,7 @@ int export_pattern(const Trace *t, const VizOpts *o, const char *path, ExportLay
         rc = dump_json(root, path);
     } else {
         char *what = xasprintf("attention pattern of layer %d", o->layer);
-        MatrixFig fig = {&m, pos_labels(t, m.n), title_for(t, what), subtitle_for(t), o->scale, 1, 0};
+        MatrixFig fig = {&m, pos_labels(t, m.n), title_for(t, what, o->layer), subtitle_for(t), o->scale, 1, 0};
         rc = write_matrix_fig(&fig, f, path, layout);
         free_labels(fig.labels, m.n);
         free(fig.title);
@@ -656,7 +705,7 @@ int export_model(const Trace *t, const VizOpts *o, const char *path)
             rc = close_data(fp, path);
         }
     } else if (f == EXPORT_JSON) {
-        json_t *root = json_meta(t, "model");
+        json_t *root = json_meta(t, "model", -1);
         json_t *layers = json_array();
         for (int l = 0; l < L; l++) {
             json_t *heads = json_array();
@@ -673,8 +722,10 @@ int export_model(const Trace *t, const VizOpts *o, const char *path)
         double tile = n * cell, gap = 18, lab = 28;
         cairo_surface_t *mss;
         cairo_t *mc = measure_ctx(&mss);
-        double bw = colour_bar(mc, 0, 0, 100, o->scale, 0, o->hide_first);
-        char *title = title_for(t, "every layer and head");
+        int sw = o->hide_first ? SW_HIDDEN : 0;
+        for (int i = 0; i < L * NH; i++) if (ms[i].has_pruned) sw |= SW_PRUNED;
+        double bw = colour_bar(mc, 0, 0, 100, o->scale, 0, sw);
+        char *title = title_for(t, "every layer and head", -1);
         char *sub = subtitle_for(t);
         font(mc, TITLE_FS, 1);
         double tw = text_w(mc, title);
@@ -727,7 +778,7 @@ int export_model(const Trace *t, const VizOpts *o, const char *path)
         font(cr, TICK_FS, 0);
         cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
         text_at(cr, x0, y0 + (barh > gh ? barh : gh) + 48 + TICK_FS, "each tile: rows = queries, columns = keys");
-        colour_bar(cr, x0 + gw + 24, y0, barh, o->scale, 1, o->hide_first);
+        colour_bar(cr, x0 + gw + 24, y0, barh, o->scale, 1, sw);
         rc = close_surface(s, cr, f, path);
         free(title);
         free(sub);
@@ -770,7 +821,7 @@ int export_probs(const Trace *t, int pos, int k, const char *path)
             rc = close_data(fp, path);
         }
     } else if (f == EXPORT_JSON) {
-        json_t *root = json_meta(t, "probabilities");
+        json_t *root = json_meta(t, "probabilities", -1);
         json_object_set_new(root, "position", json_integer(pos));
         json_object_set_new(root, "temperature", json_real(d->params.temperature));
         json_object_set_new(root, "top_k", json_integer(d->params.top_k));

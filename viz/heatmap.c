@@ -3,7 +3,9 @@
  * (every layer x head as a thumbnail, bertviz's "model view" in a terminal).
  *
  * Owns: aggregation over heads, attention rollout, first-token hiding with renormalisation,
- * the per-row cumulative-mass threshold, pooling into blocks, the shade ramp.
+ * the per-row cumulative-mass threshold, which cells the causal mask and the layer's sparse
+ * pattern (Trace.patterns, read as data) leave out, pooling into blocks, zoom and scroll
+ * windows, the shade ramp.
  * Does not own: colours (CanvasRole + heat value; crt.c and export.c pick colours) or
  * the attention itself (the trace's rows, written by the engine's attention_forward).
  * Rows = queries, columns = keys, always; the mask is named on the pane.
@@ -16,6 +18,7 @@
 #include <string.h>
 
 #include "engine/err.h"
+#include "engine/pattern.h"
 #include "viz/views.h"
 
 void viz_opts_default(VizOpts *o)
@@ -28,6 +31,7 @@ void viz_opts_default(VizOpts *o)
     o->cur_q = o->cur_k = -1;
     o->step = -1;
     o->lens_layer = -1;
+    o->cand = -1;
 }
 
 /* The trace's row for query q of (l, h), or NULL when not captured. */
@@ -39,13 +43,41 @@ static const float *row_of(const Trace *t, int l, int h, int q, int *nk)
     return t->attn_row[q] + ((size_t)l * (size_t)t->n_head + (size_t)h) * (size_t)*nk;
 }
 
-/* Under a sparse pattern the kernel never scores keys outside it and stores an exact 0;
- * softmax of a scored key is exactly 0 only on underflow, which a causal or dense mask
- * does not turn into "outside the mask". */
-static int is_pattern(const Trace *t)
+const char *viz_mask_name(const Trace *t, int layer)
 {
-    return t->mask_name && strcmp(t->mask_name, "causal") != 0 &&
-           strcmp(t->mask_name, "bidirectional") != 0;
+    if (t->mask_names && layer >= 0 && layer < t->n_layer && t->mask_names[layer])
+        return t->mask_names[layer];
+    return t->mask_name ? t->mask_name : "causal";
+}
+
+const char *viz_kernel_name(const Trace *t, int layer)
+{
+    if (t->kernel_names && layer >= 0 && layer < t->n_layer && t->kernel_names[layer])
+        return t->kernel_names[layer];
+    return t->kernel_name ? t->kernel_name : "attention_forward (engine/attention.c)";
+}
+
+static const Pattern *layer_pattern(const Trace *t, int l)
+{
+    return t->patterns && l >= 0 && l < t->n_layer ? t->patterns[l] : NULL;
+}
+
+/* States of row q's first nk keys in layer l: HEAT_IN where the layer's pattern lets query
+ * q see the key, HEAT_PRUNED where it does not.  A row past the pattern's length runs
+ * under the plain mask (as engine/attention.c's sparse path does).  Keys past nk are the
+ * causal mask's and stay as they are. */
+static void row_states(const Trace *t, int l, int q, int nk, uint8_t *st)
+{
+    const Pattern *p = layer_pattern(t, l);
+    if (!p || q >= p->n) {
+        memset(st, HEAT_IN, (size_t)nk);
+        return;
+    }
+    memset(st, HEAT_PRUNED, (size_t)nk);
+    const int *rg;
+    int nr = pattern_row(p, q, &rg);
+    for (int r = 0; r < nr; r++)
+        for (int k = rg[2 * r]; k < rg[2 * r + 1] && k < nk; k++) st[k] = HEAT_IN;
 }
 
 void heatmap_matrix_done(HeatMatrix *m)
@@ -57,26 +89,25 @@ void heatmap_matrix_done(HeatMatrix *m)
     m->n = 0;
 }
 
-/* Head mean (or max) of layer l into w/state (n x n). */
+/* Head mean (or max) of layer l into w/state (n x n).  The pattern is per layer, so every
+ * head of it shares the states. */
 static void layer_agg(const Trace *t, int l, int use_max, float *w, uint8_t *state)
 {
-    int n = t->n, NH = t->n_head, pat = is_pattern(t);
+    int n = t->n, NH = t->n_head;
     for (int q = 0; q < n; q++) {
         int nk = 0;
         if (!row_of(t, l, 0, q, &nk)) continue;
         if (nk > n) nk = n;
+        row_states(t, l, q, nk, state + (size_t)q * n);
         for (int k = 0; k < nk; k++) {
-            float acc = use_max ? 0.0f : 0.0f;
-            int any = 0;
+            float acc = 0.0f;
             for (int h = 0; h < NH; h++) {
                 int nk2;
                 float v = row_of(t, l, h, q, &nk2)[k];
-                if (!pat || v != 0.0f) any = 1;
                 if (use_max) { if (v > acc) acc = v; }
                 else acc += v;
             }
             w[(size_t)q * n + k] = use_max ? acc : acc / (float)NH;
-            state[(size_t)q * n + k] = any ? HEAT_IN : HEAT_MASKED;
         }
     }
 }
@@ -101,7 +132,8 @@ int heatmap_matrix(HeatMatrix *m, const Trace *t, const VizOpts *o)
     m->w = xcalloc(nn, sizeof(float));
     m->state = xmalloc(nn);
     memset(m->state, HEAT_MASKED, nn);
-    int pat = is_pattern(t);
+    m->layer = o->layer;
+    m->agg = o->agg;
 
     switch (o->agg) {
     case VIZ_AGG_HEAD:
@@ -112,10 +144,8 @@ int heatmap_matrix(HeatMatrix *m, const Trace *t, const VizOpts *o)
             const float *row = row_of(t, o->layer, o->head, q, &nk);
             if (!row) continue;
             if (nk > n) nk = n;
-            for (int k = 0; k < nk; k++) {
-                m->w[(size_t)q * n + k] = row[k];
-                m->state[(size_t)q * n + k] = (pat && row[k] == 0.0f) ? HEAT_MASKED : HEAT_IN;
-            }
+            memcpy(m->w + (size_t)q * n, row, (size_t)nk * sizeof(float));
+            row_states(t, o->layer, q, nk, m->state + (size_t)q * n);
         }
         break;
     case VIZ_AGG_MEAN:
@@ -132,7 +162,9 @@ int heatmap_matrix(HeatMatrix *m, const Trace *t, const VizOpts *o)
         float *r = xcalloc(nn, sizeof(float));
         float *tmp = xcalloc(nn, sizeof(float));
         uint8_t *st = xmalloc(nn);
+        int any_pattern = 0;
         for (int l = 0; l <= o->layer; l++) {
+            any_pattern |= layer_pattern(t, l) != NULL;
             memset(a, 0, nn * sizeof(float));
             memset(st, HEAT_MASKED, nn);
             layer_agg(t, l, 0, a, st);
@@ -158,11 +190,13 @@ int heatmap_matrix(HeatMatrix *m, const Trace *t, const VizOpts *o)
                 memcpy(r, tmp, nn * sizeof(float));
             }
         }
-        /* A cell is in the mask when the selected layer's mask allows it; rollout can
-         * reach further only through a pattern, where a nonzero flow is shown as in. */
+        /* The causal mask is the selected layer's; under sparse patterns, rollout reaches
+         * further than one layer's pattern (chains of allowed cells), so a cell is pruned
+         * exactly when no chain leads there: its flow is 0. */
         for (size_t i = 0; i < nn; i++) {
             m->w[i] = r[i];
-            m->state[i] = (st[i] == HEAT_IN || (pat && r[i] != 0.0f)) ? HEAT_IN : HEAT_MASKED;
+            m->state[i] = st[i] == HEAT_MASKED ? HEAT_MASKED
+                        : (r[i] != 0.0f || !any_pattern) ? HEAT_IN : HEAT_PRUNED;
         }
         free(a);
         free(r);
@@ -205,6 +239,10 @@ int heatmap_matrix(HeatMatrix *m, const Trace *t, const VizOpts *o)
         }
         free(buf);
     }
+    for (size_t i = 0; i < nn; i++) {
+        if (m->state[i] == HEAT_MASKED) m->has_masked = 1;
+        else if (m->state[i] == HEAT_PRUNED) m->has_pruned = 1;
+    }
     return 0;
 }
 
@@ -237,7 +275,7 @@ int heatmap_block(int n, int space)
  * over the in-mask cells (max or mean). */
 static int pool_block(const HeatMatrix *m, int q0, int k0, int bq, int bk, VizPool pool, float *val)
 {
-    int n = m->n, cnt = 0, hidden = 0, below = 0;
+    int n = m->n, cnt = 0, hidden = 0, below = 0, pruned = 0;
     double acc = 0;
     float mx = 0;
     for (int q = q0; q < q0 + bq && q < n; q++)
@@ -247,11 +285,13 @@ static int pool_block(const HeatMatrix *m, int q0, int k0, int bq, int bk, VizPo
             if (s == HEAT_IN) { cnt++; acc += w; if (w > mx) mx = w; }
             else if (s == HEAT_HIDDEN) hidden++;
             else if (s == HEAT_BELOW) below++;
+            else if (s == HEAT_PRUNED) pruned++;
         }
     *val = 0;
     if (cnt) { *val = pool == VIZ_POOL_MEAN ? (float)(acc / cnt) : mx; return HEAT_IN; }
     if (hidden) return HEAT_HIDDEN;
     if (below) return HEAT_BELOW;
+    if (pruned) return HEAT_PRUNED;
     return HEAT_MASKED;
 }
 
@@ -270,6 +310,9 @@ static void draw_cell(Canvas *c, const Rect *clip, int x, int y, int cw, int sta
             break;
         case HEAT_HIDDEN:
             canvas_put(c, clip, x + i, y, i == 0 ? HEATMAP_HIDDEN_GLYPH : " ", ROLE_HIDDEN, attr);
+            break;
+        case HEAT_PRUNED:   /* the whole cell textured: the pattern reads as a shape */
+            canvas_put(c, clip, x + i, y, HEATMAP_PRUNED_GLYPH, ROLE_PRUNED, attr);
             break;
         default:
             canvas_put(c, clip, x + i, y, i == 0 ? HEATMAP_BELOW_GLYPH : " ", ROLE_HIDDEN, attr);
@@ -294,8 +337,13 @@ char *heatmap_readout(const HeatMatrix *m, const Trace *t, int q, int k)
     float w = m->w[(size_t)q * m->n + k];
     char *out;
     if (s == HEAT_MASKED)
-        out = xasprintf("query %d %s → key %d %s: outside the %s mask", q, qs, k, ks,
-                        t->mask_name ? t->mask_name : "attention");
+        out = xasprintf("query %d %s → key %d %s: outside the causal mask", q, qs, k, ks);
+    else if (s == HEAT_PRUNED && m->agg == VIZ_AGG_ROLLOUT)
+        out = xasprintf("query %d %s → key %d %s: no path through the patterns of layers 0-%d",
+                        q, qs, k, ks, m->layer);
+    else if (s == HEAT_PRUNED)
+        out = xasprintf("query %d %s → key %d %s: outside the pattern (%s)", q, qs, k, ks,
+                        viz_mask_name(t, m->layer));
     else if (s == HEAT_HIDDEN)
         out = xasprintf("query %d %s → key %d %s: hidden (first token)", q, qs, k, ks);
     else
@@ -329,10 +377,43 @@ int heatmap_draw(Canvas *c, Rect r, const Trace *t, const VizOpts *o)
     return heatmap_draw_geo(c, r, t, o, NULL);
 }
 
+/* "sliding window w=4 causal" names a pattern on the pane; masks read "causal mask". */
+static char *mask_phrase(const Trace *t, int layer)
+{
+    const char *name = viz_mask_name(t, layer);
+    return layer_pattern(t, layer) ? xasprintf("pattern %s", name) : xasprintf("%s mask", name);
+}
+
+static int clampi(int v, int lo, int hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* What the window shows, when it is not simply the whole matrix one token per cell:
+ * *extent the rows and columns ("rows 20-33, cols 10-28 of 40", NULL when all are shown
+ * unzoomed), *how the cells ("zoom 1: a token per cell", "blocks 2×2, max", or NULL). */
+static void window_text(const VizOpts *o, int n, int bs, int r0, int vr, int c0, int vc, int nb,
+                        char **extent, char **how)
+{
+    const char *pool = o->pool == VIZ_POOL_MEAN ? "mean of unmasked" : "max";
+    *extent = *how = NULL;
+    if (o->zoom <= 0 && vr == nb && vc == nb) {
+        if (bs > 1) *how = xasprintf("blocks %d×%d, %s", bs, bs, pool);
+        return;
+    }
+    int rlo = r0 * bs, rhi = (r0 + vr) * bs - 1, clo = c0 * bs, chi = (c0 + vc) * bs - 1;
+    if (rhi > n - 1) rhi = n - 1;
+    if (chi > n - 1) chi = n - 1;
+    *extent = xasprintf("rows %d-%d, cols %d-%d of %d", rlo, rhi, clo, chi, n);
+    *how = o->zoom <= 0 ? xasprintf("fit, blocks %d×%d, %s", bs, bs, pool)
+         : bs == 1 ? xstrdup("zoom 1: a token per cell")
+                   : xasprintf("zoom %d: blocks %d×%d, %s", bs, bs, bs, pool);
+}
+
 int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGeo *geo)
 {
     int y = r.y;
-    if (geo) *geo = (HeatGeo){1, 0, r.x, r.y, 1, 1};
+    if (geo) *geo = (HeatGeo){1, 0, r.x, r.y, 1, 1, 0, 0, 0, 0, 0, 0};
     HeatMatrix m;
     if (heatmap_matrix(&m, t, o) != 0) {
         canvas_put_fit(c, &r, r.x, y, "attention: nothing yet (load a model, then type a prompt)",
@@ -341,9 +422,8 @@ int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGe
         return 1;
     }
     int n = m.n;
-    const char *mask = t->mask_name ? t->mask_name : "causal";
     char *title = xasprintf("attention · %s", m.what);
-    char *maskp = xasprintf("%s mask", mask);
+    char *maskp = mask_phrase(t, o->layer);
     const char *tparts[] = {title, maskp, "rows = queries, cols = keys"};
     y += canvas_put_parts(c, r, y, tparts, 3, " · ", ROLE_TITLE, CANVAS_BOLD);
     free(title);
@@ -361,66 +441,112 @@ int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGe
     int idxw = digits(n > 0 ? n - 1 : 0);
 
     /* Space for cells: below them the legend and, with a cursor, the readout line.  The
-     * legend is measured as it reads when pooled, its longest form. */
+     * legend is measured as it reads in its longest form (a zoomed, scrolled window). */
     char *scale = o->scale == VIZ_SCALE_LOG
         ? xasprintf("log scale 1e%d [%s] 1", VIZ_LOG_FLOOR, HEATMAP_SHADES)
         : xasprintf("linear scale 0 [%s] 1", HEATMAP_SHADES);
-    char *masked = xasprintf("%s = outside %s mask", HEATMAP_MASKED_GLYPH, mask);
+    char *masked = m.has_masked ? xasprintf("%s = outside causal mask", HEATMAP_MASKED_GLYPH) : NULL;
+    char *pruned = !m.has_pruned ? NULL
+        : m.agg == VIZ_AGG_ROLLOUT ? xasprintf("%s = no path through the patterns", HEATMAP_PRUNED_GLYPH)
+                                   : xasprintf("%s = outside the sparse pattern", HEATMAP_PRUNED_GLYPH);
     char *hidden = o->hide_first ? xasprintf("%s = first token hidden, rows renormalised",
                                              HEATMAP_HIDDEN_GLYPH) : NULL;
     char *below = (o->mass > 0 && o->mass < 1) ? xasprintf("%s = below %g%% of row mass", HEATMAP_BELOW_GLYPH,
                                                            (double)o->mass * 100.0) : NULL;
-    const char *lparts[] = {scale, masked, "blocks 99×99, mean of unmasked", hidden, below};
+    char *longest1 = xasprintf("rows %d-%d, cols %d-%d of %d", n, n, n, n, n);
+    char *longest2 = xasprintf("zoom %d: blocks %d×%d, mean of unmasked", n, n, n);
+    const char *lparts[] = {scale, masked, pruned, longest1, longest2, hidden, below};
+    enum { NLPARTS = 7 };
     int has_cursor = o->cur_q >= 0 && o->cur_k >= 0 && o->cur_q < n && o->cur_k < n;
-    int legend_pooled = canvas_parts_lines(r.w, lparts, 5, "; ");
-    int reserve_bottom = legend_pooled + has_cursor;
-    int avail_h = r.h >= VIZ_UNLIMITED ? VIZ_UNLIMITED : r.h - (y - r.y) - reserve_bottom;
-    int rl_w = idxw + 1 + LW;     /* row label: "12 ␣cat      " */
-    int bs = heatmap_block(n, r.w - rl_w - 1);
-    int bs_h = heatmap_block(n, avail_h - 1);
-    if (bs_h > bs) bs = bs_h;
-    if (bs > 1) {                 /* pooled rows are labelled "lo-hi" */
-        rl_w = 2 * idxw + 1;
+    int legend_max = canvas_parts_lines(r.w, lparts, NLPARTS, "; ");
+    int reserve_bottom = legend_max + has_cursor;
+    int unlimited = r.h >= VIZ_UNLIMITED;
+    int avail_h = unlimited ? VIZ_UNLIMITED : r.h - (y - r.y) - reserve_bottom;
+    int cw_max = o->presenter ? 3 : 2;
+    int bs, rl_w, cw;
+    if (o->zoom <= 0) {
+        /* fit: the whole matrix, pooled into blocks when it does not fit cell by cell */
+        rl_w = idxw + 1 + LW;     /* row label: "12 ␣cat      " */
         bs = heatmap_block(n, r.w - rl_w - 1);
+        int bs_h = heatmap_block(n, avail_h - 1);
         if (bs_h > bs) bs = bs_h;
+        if (bs > 1) {             /* pooled rows are labelled "lo-hi" */
+            rl_w = 2 * idxw + 1;
+            bs = heatmap_block(n, r.w - rl_w - 1);
+            if (bs_h > bs) bs = bs_h;
+        }
+        int nbf = (n + bs - 1) / bs;
+        cw = cw_max;
+        while (cw > 1 && cw * nbf > r.w - rl_w - 1) cw--;
+    } else {
+        /* zoomed: zoom tokens per cell at full cell width; the window scrolls */
+        bs = clampi(o->zoom, 1, n);
+        rl_w = bs == 1 ? idxw + 1 + LW : 2 * idxw + 1;
+        cw = cw_max;
     }
     int nb = (n + bs - 1) / bs;
-    int cw = o->presenter ? 3 : 2;
-    while (cw > 1 && cw * nb > r.w - rl_w - 1) cw--;
     int x0 = r.x + rl_w + 1;
-    /* presenter mode: cells two rows tall when they fit, square on a projector */
-    int rh = o->presenter && bs == 1 && 2 * nb + 5 <= avail_h ? 2 : 1;
+    int cap_c = (r.w - rl_w - 1) / cw;
+    if (cap_c < 1) cap_c = 1;
 
-    /* column labels */
+    /* column labels: token strings written downwards when a column is one token */
     int LH = 1;
     if (bs == 1) {
         LH = maxlw < (o->presenter ? 8 : 5) ? maxlw : (o->presenter ? 8 : 5);
-        if (avail_h < VIZ_UNLIMITED && nb + LH > avail_h) LH = avail_h - nb > 1 ? avail_h - nb : 1;
+        /* fit: all rows must fit, so labels shorten; zoomed: rows scroll, and the labels
+         * take at most a third of the height */
+        if (o->zoom <= 0) {
+            if (!unlimited && nb + LH > avail_h) LH = avail_h - nb > 1 ? avail_h - nb : 1;
+        } else if (!unlimited && LH > avail_h / 3) {
+            LH = avail_h / 3 > 1 ? avail_h / 3 : 1;
+        }
+    }
+    int cap_r = unlimited ? nb : avail_h - LH;
+    if (cap_r < 1) cap_r = 1;
+    /* presenter mode: cells two rows tall when they all fit, square on a projector */
+    int rh = o->presenter && bs == 1 && 2 * nb + 5 <= avail_h ? 2 : 1;
+    int vr = nb < cap_r ? nb : cap_r;
+    int vc = nb < cap_c ? nb : cap_c;
+
+    /* the window: from row0/col0, moved as little as needed to keep the cursor in view */
+    int r0 = o->zoom > 0 ? o->row0 / bs : 0, c0 = o->zoom > 0 ? o->col0 / bs : 0;
+    int cq = o->cur_q >= 0 && o->cur_q < n ? o->cur_q / bs : -1;
+    int ck = o->cur_k >= 0 && o->cur_k < n ? o->cur_k / bs : -1;
+    if (cq >= 0) {
+        if (cq < r0) r0 = cq;
+        if (cq >= r0 + vr) r0 = cq - vr + 1;
+    }
+    if (ck >= 0) {
+        if (ck < c0) c0 = ck;
+        if (ck >= c0 + vc) c0 = ck - vc + 1;
+    }
+    r0 = clampi(r0, 0, nb - vr);
+    c0 = clampi(c0, 0, nb - vc);
+
+    if (bs == 1) {
         if (rl_w >= 6) canvas_put(c, &r, r.x, y + LH - 1, "keys →", ROLE_AXIS, 0);
-        for (int k = 0; k < n; k++) {
+        for (int k = c0; k < c0 + vc; k++) {
             int attr = (o->cur_k == k) ? CANVAS_BOLD | CANVAS_REVERSE : 0;
-            put_vertical(c, &r, x0 + k * cw, y, LH, lab[k], ROLE_LABEL, attr);
+            put_vertical(c, &r, x0 + (k - c0) * cw, y, LH, lab[k], ROLE_LABEL, attr);
         }
     } else {
         if (rl_w >= 6) canvas_put(c, &r, r.x, y, "keys →", ROLE_AXIS, 0);
         int next_free = 0;
-        for (int b = 0; b < nb; b++) {
-            int x = b * cw;
+        for (int b = c0; b < c0 + vc; b++) {
+            int x = (b - c0) * cw;
             if (x < next_free) continue;
             char num[16];
             snprintf(num, sizeof num, "%d", b * bs);
-            if (x + (int)strlen(num) > nb * cw) break;
+            if (x + (int)strlen(num) > vc * cw) break;
             canvas_put(c, &r, x0 + x, y, num, ROLE_AXIS, 0);
             next_free = x + (int)strlen(num) + 2;
         }
     }
     y += LH;
-    if (geo) *geo = (HeatGeo){bs, nb, x0, y, cw, rh};
+    if (geo) *geo = (HeatGeo){bs, nb, x0, y, cw, rh, r0, c0, vr, vc, cap_r, cap_c};
 
     /* rows */
-    int cq = o->cur_q >= 0 && o->cur_q < n ? o->cur_q / bs : -1;
-    int ck = o->cur_k >= 0 && o->cur_k < n ? o->cur_k / bs : -1;
-    for (int rb = 0; rb < nb && y < r.y + r.h; rb++, y++) {
+    for (int rb = r0; rb < r0 + vr && y < r.y + r.h; rb++, y++) {
         int rattr = rb == cq ? CANVAS_BOLD : 0;
         if (bs == 1) {
             canvas_printf(c, &r, r.x, y, ROLE_AXIS, rattr, "%*d", idxw, rb);
@@ -433,33 +559,38 @@ int heatmap_draw_geo(Canvas *c, Rect r, const Trace *t, const VizOpts *o, HeatGe
         }
         for (int sub = 0; sub < rh && y < r.y + r.h; sub++, y += sub < rh) {
             canvas_put(c, &r, x0 - 1, y, "│", ROLE_BORDER, 0);
-            for (int cb = 0; cb < nb; cb++) {
+            for (int cb = c0; cb < c0 + vc; cb++) {
                 float v;
-                int s = pool_block(&m, rb * bs, cb * bs, bs, bs, o->pool, &v);
+                int st = pool_block(&m, rb * bs, cb * bs, bs, bs, o->pool, &v);
                 int attr = (rb == cq && cb == ck) ? CANVAS_REVERSE | CANVAS_BOLD : 0;
-                draw_cell(c, &r, x0 + cb * cw, y, cw, s, v, o->scale, attr);
+                draw_cell(c, &r, x0 + (cb - c0) * cw, y, cw, st, v, o->scale, attr);
             }
         }
     }
 
-    /* legend */
-    char *pooled = bs > 1 ? xasprintf("blocks %d×%d, %s", bs, bs,
-                                      o->pool == VIZ_POOL_MEAN ? "mean of unmasked" : "max") : NULL;
-    lparts[2] = pooled;
-    if (y < r.y + r.h) y += canvas_put_parts(c, r, y, lparts, 5, "; ", ROLE_DIM, 0);
+    /* legend, with what the window shows */
+    char *extent, *how;
+    window_text(o, n, bs, r0, vr, c0, vc, nb, &extent, &how);
+    lparts[3] = extent;
+    lparts[4] = how;
+    if (y < r.y + r.h) y += canvas_put_parts(c, r, y, lparts, NLPARTS, "; ", ROLE_DIM, 0);
     free(scale);
     free(masked);
-    free(pooled);
+    free(pruned);
+    free(longest1);
+    free(longest2);
+    free(extent);
+    free(how);
     free(hidden);
     free(below);
 
-    /* readout */
+    /* readout: the exact weight of the cursor's cell, whatever the pooling */
     if (has_cursor && y < r.y + r.h) {
         char *ro = heatmap_readout(&m, t, o->cur_q, o->cur_k);
         if (bs > 1) {
             float v;
-            int s = pool_block(&m, cq * bs, ck * bs, bs, bs, o->pool, &v);
-            char *blk = s == HEAT_IN
+            int st = pool_block(&m, cq * bs, ck * bs, bs, bs, o->pool, &v);
+            char *blk = st == HEAT_IN
                 ? xasprintf(" · block %s %.4f", o->pool == VIZ_POOL_MEAN ? "mean" : "max", (double)v)
                 : xstrdup("");
             char *both = xasprintf("%s%s%s", o->locked ? "locked: " : "", ro, blk);
@@ -490,7 +621,21 @@ int heatmap_draw_model(Canvas *c, Rect r, const Trace *t, const VizOpts *o)
         return 1;
     }
     char *title = xasprintf("model view · %d layers × %d heads", L, NH);
-    char *maskp = xasprintf("%s mask", t->mask_name ? t->mask_name : "causal");
+    /* one mask for all layers, or each layer's when they differ */
+    char *maskp = mask_phrase(t, 0);
+    for (int l = 1; l < L; l++)
+        if (strcmp(viz_mask_name(t, l), viz_mask_name(t, 0)) != 0) {
+            free(maskp);
+            maskp = xstrdup("per layer:");
+            for (int j = 0; j < L; j++) {
+                char *ph = mask_phrase(t, j);
+                char *nx = xasprintf("%s%s L%d %s", maskp, j ? "," : "", j, ph);
+                free(ph);
+                free(maskp);
+                maskp = nx;
+            }
+            break;
+        }
     const char *tparts[] = {title, maskp, "rows = queries, cols = keys"};
     y += canvas_put_parts(c, r, y, tparts, 3, " · ", ROLE_TITLE, CANVAS_BOLD);
     free(title);

@@ -207,8 +207,21 @@ static void clamp_opts(VizOpts *o, const Trace *t)
     if (o->step > t->n) o->step = -1;
     if (o->cur_q >= t->n) o->cur_q = t->n - 1;
     if (o->cur_k >= t->n) o->cur_k = t->n - 1;
-    if (o->cur_k > o->cur_q && t->mask_name && !strcmp(t->mask_name, "causal")) o->cur_k = o->cur_q;
+    /* a causal row ends at the diagonal: the cursor stays on keys the row has */
+    if (o->cur_q >= 0 && o->cur_k >= 0 && t->attn_nkeys && t->attn_row && t->attn_row[o->cur_q] &&
+        o->cur_k >= t->attn_nkeys[o->cur_q])
+        o->cur_k = t->attn_nkeys[o->cur_q] - 1;
     if (o->lens_layer > t->n_layer) o->lens_layer = t->n_layer;
+    if (o->zoom < 0) o->zoom = 0;
+    if (o->row0 < 0 || t->n <= 0) o->row0 = 0;
+    if (o->col0 < 0 || t->n <= 0) o->col0 = 0;
+    if (o->row0 >= t->n && t->n > 0) o->row0 = t->n - 1;
+    if (o->col0 >= t->n && t->n > 0) o->col0 = t->n - 1;
+}
+
+int layout_scrubbed(const Workbench *wb, const Trace *t)
+{
+    return wb->o.step >= 0 && wb->o.step < t->n ? wb->o.step : -1;
 }
 
 static void draw_status(Workbench *wb, Canvas *c, const Trace *t)
@@ -216,10 +229,10 @@ static void draw_status(Workbench *wb, Canvas *c, const Trace *t)
     Rect r = {0, 0, wb->cols, 1};
     canvas_paint(c, &r, ROLE_STATUS, 0);
     int step = wb->o.step < 0 ? t->n : wb->o.step;
+    /* the mask and the engine function of the layer on screen */
     char *s = xasprintf(" %s · %s mask · %s · layer %d/%d head %d/%d · %s · position %d/%d%s%s%s",
                         t->model_name ? t->model_name : "no model",
-                        t->mask_name ? t->mask_name : "causal",
-                        t->kernel_name ? t->kernel_name : "attention_forward",
+                        viz_mask_name(t, wb->o.layer), viz_kernel_name(t, wb->o.layer),
                         wb->o.layer, t->n_layer > 0 ? t->n_layer - 1 : 0,
                         wb->o.head, t->n_head > 0 ? t->n_head - 1 : 0,
                         agg_label(wb->o.agg), step, t->n,
@@ -254,16 +267,20 @@ static const char *const help_lines[] = {
     "Esc / F6  back to the command line   Tab, S-Tab  next / previous pane",
     "[  ]      layer down / up            {  }        head down / up",
     "arrows    move the heatmap cursor    Enter       lock readout / open head",
+    "+ -  z    zoom in / out / whole      PgUp PgDn   scroll rows (S-↑ S-↓ one)",
+    "< >       scroll keys (S-← S-→ one)  Home End    first key / diagonal",
     "m / F9    model view: all heads      s / F5      step one token",
     "a         head, mean, max, rollout   p           pool blocks: max / mean",
     "l         linear / log scale         f           hide first token",
     "t         mass threshold 100-50%     i           token ids on chips",
-    "arrows on tokens: scrub steps        arrows on lens: layer scrubber",
-    "F7 / F8   next layer / head from anywhere       ? / F1  this help",
+    "← → on tokens/probs: scrub steps     ↑ ↓ Enter on probs: force a candidate",
+    "b         back: with the strip scrubbed, back/force/step branch there",
+    "↑ ↓ on lens: layer scrubber          F7 / F8  next layer / head anywhere",
     "",
     "Every key has a command: view layer N, view head N, view pane NAME,",
     "view agg mean, view pool mean, view scale log, view hide-first on,",
-    "view mass 0.9, view step N, view model on, presenter on.",
+    "view mass 0.9, view zoom N|fit, view scroll Q K, view step N, view",
+    "cand N, view model on, presenter on; back, force TOKEN, step.",
     "",
     "Any key closes this help.",
 };
@@ -307,9 +324,12 @@ static void draw_keys(Workbench *wb, Canvas *c, int y)
     else if (wb->focus == PANE_ATTN && wb->model_view)
         keys = "model view · arrows pick layer/head · Enter opens it · m back · Esc command line · ? help";
     else if (wb->focus == PANE_ATTN)
-        keys = "arrows cursor · Enter lock · [ ] layer · { } head · a p l f t options · m model · Esc command line";
-    else if (wb->focus == PANE_TOKENS || wb->focus == PANE_PROBS)
-        keys = "← → scrub steps · End latest · i ids · s step · Tab next pane · Esc command line · ? help";
+        keys = "arrows cursor · + - z zoom · PgUp PgDn < > scroll · Enter lock · [ ] layer · { } head · "
+               "a p l f t options · m model · Esc command line";
+    else if (wb->focus == PANE_PROBS)
+        keys = "← → scrub steps · End latest · ↑ ↓ pick · Enter force it · b back · s step · Esc command line";
+    else if (wb->focus == PANE_TOKENS)
+        keys = "← → scrub steps · End latest · b back · s step · i ids · Tab next pane · Esc command line";
     else if (wb->focus == PANE_LENS)
         keys = "↑ ↓ layer scrubber · Tab next pane · Esc command line · ? help";
     else
@@ -366,18 +386,33 @@ void layout_draw(Workbench *wb, Canvas *c, const Trace *t, const LensTable *lt, 
     }
     draw_status(wb, c, t);
     int step = wb->o.step < 0 ? t->n : wb->o.step;
-    tokens_draw(c, wb->pane[PANE_TOKENS], t, step < t->n ? step : -1, wb->o.show_ids);
+    int scrubbed = layout_scrubbed(wb, t);
+    char *note = scrubbed < 0 ? NULL
+        : xasprintf("scrubbed back to position %d of %d · back, force, step, gen branch here · End: latest",
+                    scrubbed, t->n);
+    tokens_draw(c, wb->pane[PANE_TOKENS], t, step < t->n ? step : -1, wb->o.show_ids, note);
+    free(note);
 
     Rect a = wb->pane[PANE_ATTN];
     VizOpts o = wb->o;
     if (wb->model_view) heatmap_draw_model(c, a, t, &o);
-    else heatmap_draw_geo(c, a, t, &o, &wb->geo);
+    else {
+        heatmap_draw_geo(c, a, t, &o, &wb->geo);
+        /* the window as drawn (clamped, following the cursor) is where scrolling continues */
+        if (wb->o.zoom > 0 && wb->geo.nb > 0) {
+            wb->o.row0 = wb->geo.r0 * wb->geo.bs;
+            wb->o.col0 = wb->geo.c0 * wb->geo.bs;
+        }
+    }
 
     Rect p = wb->pane[PANE_PROBS];
     if (p.w > 0) {
         int k = p.h - 5;
         if (k > (o.presenter ? 8 : 20)) k = o.presenter ? 8 : 20;
         if (k < 1) k = 1;
+        wb->probs_k = k;
+        if (wb->o.cand >= k) wb->o.cand = k - 1;
+        o.cand = wb->o.cand;
         bars_draw_probs(c, p, t, step, k, &o);
     }
     if (wb->pane[PANE_LENS].w > 0) lensview_draw(c, wb->pane[PANE_LENS], t, lt, o.lens_layer);
@@ -425,6 +460,7 @@ static void scrub(Workbench *wb, const Trace *t, int d)
     if (s < 0) s = 0;
     if (s >= t->n) s = -1;    /* past the last token: follow the pending distribution */
     wb->o.step = s;
+    wb->o.cand = -1;
     if (t->n > 0) {
         wb->o.cur_q = s < 0 ? t->n - 1 : s;
         if (wb->o.cur_k < 0 || wb->o.cur_k > wb->o.cur_q) wb->o.cur_k = wb->o.cur_q;
@@ -466,6 +502,80 @@ static void move_cursor(Workbench *wb, const Trace *t, int dq, int dk)
     if (o->cur_k >= n) o->cur_k = n - 1;
 }
 
+/* Zooms the attention pane in (halving the tokens per cell) or out (doubling them; back to
+ * the whole matrix once it fits), keeping the cursor in the middle of the window. */
+static void zoom_step(Workbench *wb, const Trace *t, int in)
+{
+    VizOpts *o = &wb->o;
+    int n = t->n;
+    if (n <= 0) return;
+    int cur = o->zoom > 0 ? o->zoom : wb->geo.bs > 0 ? wb->geo.bs : 1;
+    int nz;
+    if (in) {
+        nz = o->zoom > 0 ? cur / 2 : cur / 2 > 0 ? cur / 2 : 1;
+        if (nz < 1) nz = 1;
+        if (o->zoom == 1) { layout_flash(wb, "zoom: already one token per cell"); return; }
+    } else {
+        if (o->zoom <= 0) { layout_flash(wb, "zoom: the whole matrix is shown"); return; }
+        nz = cur * 2;
+        int nbz = (n + nz - 1) / nz;
+        if (nz >= n || (nbz <= wb->geo.cap_r && nbz * 2 <= wb->geo.cap_c * wb->geo.cw)) {
+            o->zoom = 0;
+            o->row0 = o->col0 = 0;
+            return;
+        }
+    }
+    o->zoom = nz;
+    int q = o->cur_q >= 0 ? o->cur_q : n - 1, k = o->cur_k >= 0 ? o->cur_k : 0;
+    int cr = wb->geo.cap_r > 0 ? wb->geo.cap_r : 1, cc = wb->geo.cap_c > 0 ? wb->geo.cap_c : 1;
+    o->row0 = q - cr * nz / 2 > 0 ? q - cr * nz / 2 : 0;
+    o->col0 = k - cc * nz / 2 > 0 ? k - cc * nz / 2 : 0;
+}
+
+/* Scrolls the zoomed window by rows/cols blocks; the cursor comes along when it would
+ * leave the window (the drawing keeps the cursor in view). */
+static void scroll_step(Workbench *wb, const Trace *t, int rows, int cols)
+{
+    VizOpts *o = &wb->o;
+    const HeatGeo *g = &wb->geo;
+    int n = t->n;
+    if (n <= 0) return;
+    if (o->zoom <= 0 || g->nb <= 0) {
+        layout_flash(wb, "scroll: the whole matrix is shown (+ zooms in)");
+        return;
+    }
+    int bs = g->bs;
+    int r0 = g->r0 + rows, c0 = g->c0 + cols;
+    if (r0 > g->nb - g->vr) r0 = g->nb - g->vr;
+    if (c0 > g->nb - g->vc) c0 = g->nb - g->vc;
+    if (r0 < 0) r0 = 0;
+    if (c0 < 0) c0 = 0;
+    o->row0 = r0 * bs;
+    o->col0 = c0 * bs;
+    int qlo = r0 * bs, qhi = (r0 + g->vr) * bs - 1, klo = c0 * bs, khi = (c0 + g->vc) * bs - 1;
+    if (qhi > n - 1) qhi = n - 1;
+    if (khi > n - 1) khi = n - 1;
+    if (o->cur_q >= 0) {
+        if (o->cur_q < qlo) o->cur_q = qlo;
+        if (o->cur_q > qhi) o->cur_q = qhi;
+        if (o->cur_k < klo) o->cur_k = klo;
+        if (o->cur_k > khi) o->cur_k = khi;
+    }
+}
+
+/* The id of the highlighted candidate of the distribution on screen, or -1. */
+static int candidate_id(const Workbench *wb, const Trace *t)
+{
+    int pos = wb->o.step < 0 ? t->n : wb->o.step;
+    if (wb->o.cand < 0 || !t->dist || pos > t->n || !t->dist[pos] || !t->dist[pos]->probs) return -1;
+    int k = wb->o.cand + 1;
+    int *idx = xmalloc((size_t)k * sizeof(int));
+    int cnt = bars_topk(t->dist[pos]->probs, t->n_vocab, k, idx);
+    int id = cnt == k ? idx[k - 1] : -1;
+    free(idx);
+    return id;
+}
+
 static const float mass_steps[] = {1.0f, 0.9f, 0.8f, 0.5f};
 
 int layout_key(Workbench *wb, const Trace *t, int key)
@@ -503,6 +613,7 @@ int layout_key(Workbench *wb, const Trace *t, int key)
     case '}': move_head(wb, t, 1); return fl | LAYOUT_REDRAW;
     case 'm': wb->model_view = !wb->model_view; if (wb->model_view) focus_pane(wb, t, PANE_ATTN); return fl | LAYOUT_REDRAW;
     case 's': return fl | LAYOUT_STEP | LAYOUT_REDRAW;
+    case 'b': return fl | LAYOUT_BACK | LAYOUT_REDRAW;
     case '?': wb->help = 1; return fl | LAYOUT_REDRAW;
     case 'a': o->agg = (VizAgg)((o->agg + 1) % VIZ_AGG_COUNT); return fl | LAYOUT_REDRAW;
     case 'p': o->pool = o->pool == VIZ_POOL_MAX ? VIZ_POOL_MEAN : VIZ_POOL_MAX; return fl | LAYOUT_REDRAW;
@@ -535,6 +646,17 @@ int layout_key(Workbench *wb, const Trace *t, int key)
         else if (key == CRT_KEY_RIGHT) move_cursor(wb, t, 0, 1);
         else if (key == CRT_KEY_HOME) { o->cur_k = 0; }
         else if (key == CRT_KEY_END) { o->cur_k = o->cur_q; }
+        else if (key == '+' || key == '=') zoom_step(wb, t, 1);
+        else if (key == '-' || key == '_') zoom_step(wb, t, 0);
+        else if (key == 'z') { o->zoom = 0; o->row0 = o->col0 = 0; }
+        else if (key == CRT_KEY_PGUP) scroll_step(wb, t, -(wb->geo.vr > 1 ? wb->geo.vr : 1), 0);
+        else if (key == CRT_KEY_PGDN) scroll_step(wb, t, wb->geo.vr > 1 ? wb->geo.vr : 1, 0);
+        else if (key == CRT_KEY_SUP) scroll_step(wb, t, -1, 0);
+        else if (key == CRT_KEY_SDOWN) scroll_step(wb, t, 1, 0);
+        else if (key == '<') scroll_step(wb, t, 0, -(wb->geo.vc > 1 ? wb->geo.vc : 1));
+        else if (key == '>') scroll_step(wb, t, 0, wb->geo.vc > 1 ? wb->geo.vc : 1);
+        else if (key == CRT_KEY_SLEFT) scroll_step(wb, t, 0, -1);
+        else if (key == CRT_KEY_SRIGHT) scroll_step(wb, t, 0, 1);
         else if (enter) o->locked = !o->locked;
         else return fl | LAYOUT_UNUSED;
         return fl | LAYOUT_REDRAW;
@@ -543,7 +665,19 @@ int layout_key(Workbench *wb, const Trace *t, int key)
         if (key == CRT_KEY_LEFT) scrub(wb, t, -1);
         else if (key == CRT_KEY_RIGHT) scrub(wb, t, 1);
         else if (key == CRT_KEY_HOME) { o->step = 0; scrub(wb, t, 0); }
-        else if (key == CRT_KEY_END) o->step = -1;
+        else if (key == CRT_KEY_END) { o->step = -1; o->cand = -1; }
+        else if (wb->focus == PANE_PROBS && key == CRT_KEY_UP)
+            o->cand = o->cand <= 0 ? 0 : o->cand - 1;
+        else if (wb->focus == PANE_PROBS && key == CRT_KEY_DOWN) {
+            int k = wb->probs_k > 0 ? wb->probs_k : 1;
+            o->cand = o->cand + 1 < k ? o->cand + 1 : k - 1;
+        } else if (wb->focus == PANE_PROBS && enter) {
+            int id = candidate_id(wb, t);
+            if (id < 0) { layout_flash(wb, "↑ ↓ pick a candidate first, then Enter forces it"); return fl | LAYOUT_REDRAW; }
+            wb->force_id = id;
+            o->cand = -1;
+            return fl | LAYOUT_FORCE | LAYOUT_REDRAW;
+        }
         else return fl | LAYOUT_UNUSED;
         return fl | LAYOUT_REDRAW;
     case PANE_LENS:
@@ -590,7 +724,8 @@ static int parse_onoff(const char *s, int *out)
 static const char *view_usage =
     "usage: view layer N | head N | pane tokens|attn|probs|lens|output | model on|off |"
     " agg head|mean|max|rollout | pool max|mean | scale linear|log | hide-first on|off |"
-    " mass P | ids on|off | step N|latest | cursor Q K | lock on|off | lens-layer N";
+    " mass P | zoom N|fit|in|out | scroll Q K | ids on|off | step N|latest | cursor Q K |"
+    " lock on|off | cand N|none | lens-layer N";
 
 int layout_command(Workbench *wb, const Trace *t, int argc, const char *const *argv, char **msg)
 {
@@ -696,6 +831,61 @@ int layout_command(Workbench *wb, const Trace *t, int argc, const char *const *a
         *msg = xasprintf("view: step %d", v);
         return 0;
     }
+    if (!strcmp(what, "zoom")) {
+        if (!strcmp(arg, "fit")) {
+            o->zoom = 0;
+            o->row0 = o->col0 = 0;
+            *msg = xstrdup("view: zoom fit (the whole matrix, pooled into blocks when it does not fit)");
+            return 0;
+        }
+        if (!strcmp(arg, "in") || !strcmp(arg, "out")) {
+            layout_flash(wb, NULL);
+            zoom_step(wb, t, !strcmp(arg, "in"));
+            if (wb->flash) { *msg = xstrdup(wb->flash); layout_flash(wb, NULL); return 0; }
+        } else if (parse_int(arg, &v) || v < 1) {
+            *msg = xasprintf("view zoom: tokens per cell (1 = each its own cell), fit, in or out; not '%s'", arg);
+            return -1;
+        } else {
+            o->zoom = v;
+        }
+        *msg = o->zoom <= 0 ? xstrdup("view: zoom fit (the whole matrix)")
+             : o->zoom == 1 ? xstrdup("view: zoom 1, a token per cell; view scroll Q K or PgUp PgDn < > move the window")
+                            : xasprintf("view: zoom %d, blocks of %d×%d tokens; view scroll Q K moves the window",
+                                        o->zoom, o->zoom, o->zoom);
+        return 0;
+    }
+    if (!strcmp(what, "scroll")) {
+        int q, k;
+        if (argc != 4 || parse_int(argv[2], &q) || parse_int(argv[3], &k) || q < 0 || k < 0 ||
+            (t->n > 0 && (q >= t->n || k >= t->n))) {
+            *msg = t->n > 0 ? xasprintf("view scroll: expected QUERY KEY in 0..%d (the window's top-left cell)", t->n - 1)
+                            : xstrdup("view scroll: expected QUERY KEY (the window's top-left cell)");
+            return -1;
+        }
+        o->row0 = q;
+        o->col0 = k;
+        /* the cursor comes along when it would fall outside the window */
+        if (o->cur_q >= 0) {
+            const HeatGeo *g = &wb->geo;
+            int bs = g->bs > 0 ? g->bs : 1;
+            int hq = g->vr > 0 ? q + g->vr * bs : q + 1, hk = g->vc > 0 ? k + g->vc * bs : k + 1;
+            if (o->cur_q < q || o->cur_q >= hq) o->cur_q = q;
+            if (o->cur_k < k || o->cur_k >= hk) o->cur_k = k;
+        }
+        *msg = o->zoom > 0 ? xasprintf("view: window from query %d, key %d", q, k)
+                           : xasprintf("view: window from query %d, key %d (it moves once zoomed in: view zoom N)", q, k);
+        return 0;
+    }
+    if (!strcmp(what, "cand")) {
+        if (!strcmp(arg, "none")) { o->cand = -1; *msg = xstrdup("view: no candidate highlighted"); return 0; }
+        if (parse_int(arg, &v) || v < 1 || v > 1000) {
+            *msg = xasprintf("view cand: a rank from 1 (the most probable) or none, not '%s'", arg);
+            return -1;
+        }
+        o->cand = v - 1;
+        *msg = xasprintf("view: candidate %d highlighted (force it with Enter on the probabilities pane)", v);
+        return 0;
+    }
     if (!strcmp(what, "cursor")) {
         int q, k;
         if (argc != 4 || parse_int(argv[2], &q) || parse_int(argv[3], &k) || q < 0 || k < 0 ||
@@ -710,6 +900,74 @@ int layout_command(Workbench *wb, const Trace *t, int argc, const char *const *a
     }
     *msg = xasprintf("view: unknown setting '%s'; %s", what, view_usage);
     return -1;
+}
+
+static int parse_agg(const char *s, VizAgg *out)
+{
+    static const char *const names[VIZ_AGG_COUNT] = {"head", "mean", "max", "rollout"};
+    for (int i = 0; i < VIZ_AGG_COUNT; i++)
+        if (!strcmp(s, names[i])) { *out = (VizAgg)i; return 0; }
+    return -1;
+}
+
+int layout_attn_opts(VizOpts *o, const Trace *t, int layer, int argc, const char *const *argv,
+                     char **note, char **msg)
+{
+    static const char *const agg_names[VIZ_AGG_COUNT] = {"head", "mean", "max", "rollout"};
+    *note = *msg = NULL;
+    if (argc < 1) { *msg = xstrdup("attn: expected L H (H a head number, or mean, max, rollout)"); return -1; }
+    o->layer = layer;
+    o->presenter = 0;             /* plain text is never drawn for a projector */
+    int v, head_given = 0;
+    VizAgg agg;
+    if (parse_agg(argv[0], &agg) == 0 && agg != VIZ_AGG_HEAD) {
+        o->agg = agg;
+    } else if (parse_int(argv[0], &v) == 0 && v >= 0 && (t->n_head <= 0 || v < t->n_head)) {
+        o->head = v;
+        head_given = 1;
+    } else {
+        *msg = xasprintf("head H must be an integer from 0 to %d (or mean, max, rollout), got '%s'",
+                         t->n_head > 0 ? t->n_head - 1 : 0, argv[0]);
+        return -1;
+    }
+    int agg_given = !head_given;
+    for (int i = 1; i < argc; i++) {
+        const char *w = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        if (parse_agg(w, &agg) == 0) { o->agg = agg; agg_given = 1; }
+        else if (!strcmp(w, "log")) o->scale = VIZ_SCALE_LOG;
+        else if (!strcmp(w, "linear")) o->scale = VIZ_SCALE_LINEAR;
+        else if (!strcmp(w, "hide-first") || !strcmp(w, "hidefirst")) o->hide_first = 1;
+        else if (!strcmp(w, "show-first")) o->hide_first = 0;
+        else if (!strcmp(w, "mass") && next) {
+            char *end;
+            double p = strtod(next, &end);
+            if (*end == '%') { p /= 100.0; end++; }
+            else if (p > 1.0) p /= 100.0;
+            if (end == next || *end || !(p > 0.0) || p > 1.0) {
+                *msg = xasprintf("attn: mass takes a fraction in (0, 1] or a percentage, not '%s'", next);
+                return -1;
+            }
+            o->mass = (float)p;
+            i++;
+        } else if (!strcmp(w, "pool") && next && (!strcmp(next, "max") || !strcmp(next, "mean"))) {
+            o->pool = !strcmp(next, "max") ? VIZ_POOL_MAX : VIZ_POOL_MEAN;
+            i++;
+        } else if (!strcmp(w, "zoom") && next) {
+            if (!strcmp(next, "fit")) o->zoom = 0;
+            else if (parse_int(next, &v) == 0 && v >= 1) o->zoom = v;
+            else { *msg = xasprintf("attn: zoom takes tokens per cell (1, 2, ...) or fit, not '%s'", next); return -1; }
+            i++;
+        } else {
+            *msg = xasprintf("attn: unknown option '%s' (head, mean, max, rollout, log, linear, hide-first, "
+                             "show-first, mass P, pool max|mean, zoom N|fit)", w);
+            return -1;
+        }
+    }
+    if (head_given && !agg_given && o->agg != VIZ_AGG_HEAD)
+        *note = xasprintf("(view agg %s is in force, so head %d is not used alone: add 'head' for one head)",
+                          agg_names[o->agg], o->head);
+    return 0;
 }
 
 int layout_lens_span(const Workbench *wb, const Trace *t, int *pos0, int *n_pos)

@@ -37,6 +37,8 @@ typedef struct {
     int too_small;
     Rect pane[PANE_COUNT];   /* w == 0: not shown in this layout */
     HeatGeo geo;             /* where the last attention cells went */
+    int probs_k;             /* candidates the probabilities pane showed last */
+    int force_id;            /* the token to force after LAYOUT_FORCE */
     char **out;              /* output lines (escaped, no newline) */
     int out_n, out_cap;
     int out_scroll;          /* lines scrolled back from the end */
@@ -55,7 +57,13 @@ enum {
     LAYOUT_TO_REPL = 2,      /* focus went to the command line */
     LAYOUT_STEP = 4,         /* run one generation step */
     LAYOUT_UNUSED = 8,       /* the key means nothing here; the caller may pass it on */
+    LAYOUT_BACK = 16,        /* run `back` (from the scrubbed step when the strip is scrubbed) */
+    LAYOUT_FORCE = 32,       /* run `force` with Workbench.force_id (the highlighted candidate) */
 };
+
+/* The position the token strip is scrubbed back to (0..n-1), or -1 when it follows the
+ * latest step.  `back`, `force`, `step` and `gen` branch from there on the screen. */
+int layout_scrubbed(const Workbench *wb, const Trace *t);
 
 Workbench *layout_alloc(void);
 void layout_free(Workbench *wb);          /* NULL is a no-op */
@@ -77,6 +85,14 @@ int layout_key(Workbench *wb, const Trace *t, int key);
  * -1 with *msg (malloc'd) saying what was wrong; on success *msg (malloc'd, may be NULL)
  * says what changed. */
 int layout_command(Workbench *wb, const Trace *t, int argc, const char *const *argv, char **msg);
+
+/* The options of `attn L H [OPTION ...]` applied to o (which starts as the view options in
+ * force): argv[0] is H, a head number or mean|max|rollout; then any of head|mean|max|rollout,
+ * log|linear, hide-first|show-first, mass P, pool max|mean, zoom N|fit.  Sets o->layer to
+ * layer.  Returns 0 (*note, malloc'd or NULL, says when the view's aggregate replaces the head
+ * given), or -1 with *msg (malloc'd) saying what was wrong. */
+int layout_attn_opts(VizOpts *o, const Trace *t, int layer, int argc, const char *const *argv,
+                     char **note, char **msg);
 
 /* Appends text (may hold several lines, invalid bytes are escaped) to the output pane.
  * Text that does not end in a newline leaves its line open: the next call continues it

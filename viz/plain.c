@@ -55,7 +55,7 @@ char *viz_probs_text(const Trace *t, int k, int width)
 char *viz_tokens_text(const Trace *t, int width)
 {
     Canvas *c = sheet(&width);
-    tokens_draw(c, (Rect){0, 0, width, VIZ_UNLIMITED}, t, -1, 1);
+    tokens_draw(c, (Rect){0, 0, width, VIZ_UNLIMITED}, t, -1, 1, NULL);
     return done(c);
 }
 

@@ -64,7 +64,33 @@ char *tokens_escape(const Trace *t, int id)
     return out;
 }
 
-int tokens_draw(Canvas *c, Rect r, const Trace *t, int current, int show_ids)
+/* The chip of token i as drawn: "[text id]" or "[text]". */
+static char *chip_text(const Trace *t, int i, int show_ids)
+{
+    char *s = tokens_escape(t, t->tokens[i]);
+    char *chip = show_ids ? xasprintf("[%s %d]", s, t->tokens[i]) : xasprintf("[%s]", s);
+    free(s);
+    return chip;
+}
+
+/* Lines (from 0) of chips from..n-1 when the strip starts at chip `from` in w columns
+ * (after "…" when from > 0): line_of[i] for i >= from.  The drawing below does the same
+ * arithmetic. */
+static void chip_lines(const Trace *t, int from, int current, int w, int show_ids, int *line_of)
+{
+    int x = from > 0 ? 1 : 0, line = 0;
+    for (int i = from; i < t->n; i++) {
+        char *chip = chip_text(t, i, show_ids);
+        int need = (i == current) + (i == t->n_prompt && i > 0 ? 2 : 0) + utf8_width(chip);
+        free(chip);
+        if (x > 0 && x + 1 + need > w) { line++; x = 0; }
+        if (x > 0) x++;
+        x += need;
+        line_of[i] = line;
+    }
+}
+
+int tokens_draw(Canvas *c, Rect r, const Trace *t, int current, int show_ids, const char *note)
 {
     int y = r.y;
     if (current < 0 || current >= t->n) current = t->n - 1;
@@ -72,14 +98,36 @@ int tokens_draw(Canvas *c, Rect r, const Trace *t, int current, int show_ids)
         ? xasprintf("tokens · %d (%d prompt + %d generated) · current position %d", t->n,
                     t->n_prompt, t->n - t->n_prompt, current)
         : xstrdup("tokens · none yet (type a prompt)");
-    const char *parts[] = {title};
-    y += canvas_put_parts(c, r, y, parts, 1, "", ROLE_TITLE, CANVAS_BOLD);
+    const char *parts[] = {note ? note : title};
+    y += canvas_put_parts(c, r, y, parts, 1, "", note ? ROLE_WARN : ROLE_TITLE, CANVAS_BOLD);
     free(title);
+
+    /* When the chips need more lines than the pane has, the strip starts later ("…" first)
+     * so that the current chip is always on screen. */
+    int lines_avail = r.y + r.h - y;
+    int first = 0;
+    if (t->n > 0 && lines_avail > 0) {
+        int *line_of = xmalloc((size_t)t->n * sizeof(int));
+        chip_lines(t, 0, current, r.w, show_ids, line_of);
+        if (line_of[current] >= lines_avail) {
+            /* start at the line that leaves the current chip on the last one; the "…" may
+             * push a chip down a line, then start one line later */
+            int want = line_of[current] - lines_avail + 1;
+            while (first < current && line_of[first] < want) first++;
+            for (;;) {
+                chip_lines(t, first, current, r.w, show_ids, line_of);
+                if (line_of[current] < lines_avail || first >= current) break;
+                int l0 = line_of[first];
+                while (first < current && line_of[first] == l0) first++;
+            }
+        }
+        free(line_of);
+    }
+
     int x = 0;
-    for (int i = 0; i < t->n && y < r.y + r.h; i++) {
-        char *s = tokens_escape(t, t->tokens[i]);
-        char *chip = show_ids ? xasprintf("[%s %d]", s, t->tokens[i]) : xasprintf("[%s]", s);
-        free(s);
+    if (first > 0) x += canvas_put(c, &r, r.x, y, "…", ROLE_DIM, 0);
+    for (int i = first; i < t->n && y < r.y + r.h; i++) {
+        char *chip = chip_text(t, i, show_ids);
         int cur = i == current;
         int sep_prompt = i == t->n_prompt && i > 0;   /* "│" between prompt and generated */
         int need = (cur ? 1 : 0) + (sep_prompt ? 2 : 0) + utf8_width(chip);

@@ -2,8 +2,10 @@
 # End to end: the workbench screen in a detached tmux pane of a fixed size.  Sends keys
 # and commands, captures the pane and checks what a student would see: the heatmap's
 # token labels and shades, the top-k bars, Cyrillic tokens at the right widths, history
-# recall on the command line, pane keys, the layout after a resize, the small-terminal
-# message with a working command line, and a clean quit.
+# recall on the command line, pane keys, zoom and scroll of a long sequence, cells outside
+# a sparse pattern, branching from a scrubbed step (view step, the strip's keys, the
+# probabilities pane's candidates), the layout after a resize, the small-terminal message
+# with a working command line, and a clean quit.
 # NO_COLOR=1 makes the screen draw shade characters, so the capture shows the weights.
 # Prints SKIP and exits 0 when tmux, the model or a working $LECTERN_BIN is missing.
 set -u
@@ -60,7 +62,7 @@ expect_not() { ! screen | grep -qE -- "$1" || fail "$2 (a line matches: $1)"; }
 send() { T send-keys -t t "$@"; }
 cmd() { send -l -- "$1"; send Enter; }
 # focus moves are confirmed by the key help line before more keys are sent
-to_panes() { send Escape; wait_for '^arrows cursor · Enter lock|^model view · arrows|^← → scrub|^↑ ↓' || true; }
+to_panes() { send Escape; wait_for '^arrows cursor · |^model view · arrows|^← → scrub|^↑ ↓' || true; }
 to_repl() { send Escape; wait_for '^Esc/F6 panes · F5 step' || true; }
 
 export LC_ALL=C.UTF-8
@@ -137,6 +139,85 @@ wait_for 'view: pane probs has focus' || true
 wait_for '^← → scrub steps' || true
 to_repl
 
+# long sequences: zoom in to a token per cell, scroll with keys and with commands; what the
+# window shows is stated (rows a-b, cols c-d of n, zoom), labels stay exact
+cmd "prompt The cat sat on the mat. The dog sat on the log. Привет, мир, как дела?"
+wait_for 'blocks [0-9]+×[0-9]+, max' || true
+cmd "view pane attn"
+wait_for '^arrows cursor · ' || true
+send +
+wait_for 'zoom 1: a token per cell' || true
+expect 'rows [0-9]+-[0-9]+, cols [0-9]+-[0-9]+ of [0-9]+' "the zoomed window states its rows and columns"
+expect '^[0-9]+ [^ ]+ *│' "zoomed rows are labelled with one token each"
+send PPage PPage PPage
+wait_for 'rows 0-[0-9]+, cols ' || true
+expect '^ 0 The +│' "scrolled to the first query"
+send '>'
+wait_for 'cols [1-9][0-9]*-[0-9]+ of' || true
+send z
+wait_for 'blocks [0-9]+×[0-9]+, max' || true
+expect_not 'zoom 1: a token per cell' "z returns to the whole matrix"
+to_repl
+cmd "view zoom 1"
+wait_for 'view: zoom 1, a token per cell' || true
+cmd "view scroll 5 2"
+wait_for 'rows 5-[0-9]+, cols 2-[0-9]+ of' || true
+expect '^ 5 ␣mat +│' "the window starts at query 5"
+cmd "view zoom fit"
+wait_for 'blocks [0-9]+×[0-9]+, max' || true
+
+# sparse patterns: cells outside the window drawn as ░, apart from near-zero weights
+cmd "prompt The cat sat on the mat and the dog sat on the log"
+cmd "view layer 0"
+cmd "pattern window w=3"
+wait_for 'pattern sliding window w=3 causal' || true
+expect '^ model\.safetensors · sliding window w=3 causal mask · attention_sparse' "the status names the layer's pattern and function"
+expect '░ = outside the sparse pattern' "the legend names the pruned cells"
+expect '^ ?[0-9]+ [^│]+│(░░)+[ .:=+*#%@-]' "a row: pruned cells, then the window's weights"
+expect '^ ?[0-9]+ [^│]+│(░░)+[^░]*· ' "pruned cells left of the window, the causal mask right of it"
+cmd "pattern off"
+wait_for 'attention · layer 0 head [0-9] · causal mask' || true
+expect_not '░' "no pruned cells without a pattern"
+
+# branching from a scrubbed step: view step / the strip's arrows, then force, b, Enter
+cmd "prompt Hello world"
+cmd "step 4"
+wait_for 'tokens · 6 \(2 prompt \+ 4 generated\)' || true
+cmd "view step 3"
+wait_for '^scrubbed back to position 3 of 6 · back, force, step, gen branch here' || true
+cmd "force 13"
+wait_for 'branching at the scrubbed position 3: dropped 3 tokens \(positions 3-5\)' || true
+wait_for 'tokens · 4 \(2 prompt \+ 2 generated\)' || true
+expect 'step 3 ▸ \. p=.*\(forced\)' "the forced token took position 3"
+cmd "view pane tokens"
+wait_for '^← → scrub steps' || true
+send Left Left
+wait_for '^scrubbed back to position 2 of 4' || true
+send b
+wait_for 'branching at the scrubbed position 2: dropped 2 tokens \(positions 2-3\)' || true
+wait_for 'tokens · 2 \(2 prompt \+ 0 generated\)' || true
+to_repl
+cmd "step 2"
+wait_for 'tokens · 4 \(2 prompt \+ 2 generated\)' || true
+cmd "view pane probs"
+wait_for '^← → scrub steps · End latest · ↑ ↓ pick' || true
+send Left
+wait_for '^scrubbed back to position 3 of 4' || true
+send Down Down
+wait_for '│2▸' || true
+send Enter
+wait_for '^lectern> force [0-9]+$' || true
+wait_for 'branching at the scrubbed position 3: dropped its token' || true
+wait_for 'tokens · 4 \(2 prompt \+ 2 generated\)' || true
+expect 'step 3 ▸ .*\(forced\)' "Enter forced the picked candidate at position 3"
+to_repl
+# a new prompt ends the scrub: the position belonged to the old text
+cmd "view step 2"
+wait_for '^scrubbed back to position 2 of 4' || true
+cmd "prompt Hello world, привет мир"
+wait_for 'tokens · [0-9]+ \([0-9]+ prompt \+ 0 generated\)' || true
+expect_not '^scrubbed back' "a new prompt follows the latest step again"
+
 # resize: one column on a narrow terminal, the lens pane gone
 T resize-window -t t -x 72 -y 26
 wait_for '^next token · position' || true
@@ -177,6 +258,16 @@ case $row in
     *) echo "FAIL: no 256-colour cell backgrounds in the heatmap row: $(printf '%q' "$row")"; fails=$((fails + 1)) ;;
 esac
 T capture-pane -p -t c | grep -q '^ 0 Hello *│@@' && { echo "FAIL: shade characters drawn in colour mode"; fails=$((fails + 1)); }
+# a pruned cell has its own ground (xterm 236), unlike any ramp colour
+T send-keys -t c -l -- "prompt The cat sat on the mat"; T send-keys -t c Enter
+T send-keys -t c -l -- "pattern window w=2"; T send-keys -t c Enter
+for ((i = 0; i < 100; i++)); do ccap | grep -q 'pattern sliding window w=2' && break; sleep 0.1; done
+ln=$(T capture-pane -p -t c | grep -n '^ *3 ␣on' | head -1 | cut -d: -f1)
+row=$(ccap | sed -n "${ln:-1}p")
+case $row in
+    *$'48;5;236m░'*) ;;
+    *) echo "FAIL: no pruned cell on its own ground: $(printf '%q' "$row")"; fails=$((fails + 1)) ;;
+esac
 
 if [ "$fails" -ne 0 ]; then
     echo "tmux_screen: $fails check(s) failed"

@@ -1,9 +1,9 @@
 /* fuzz_llama2c — libFuzzer target: any bytes given to the llama2.c loader either load into
  * a model whose every weight pointer lies inside the input or converted storage, or fail
  * with a message; never a crash, never a read past the buffer (ASan).
- * A model that loads is also run for two positions (fp32 ones: the forward pass reads
- * Q8_0 weights only through matmul_q8_forward, exercised here directly) and written back
- * out, which must reload to the same config.
+ * A model that loads is also run for two positions (when every Linear has float weights;
+ * a Q8_0 one also goes through matmul_q8_forward directly) and written back out, which must
+ * reload to the same config.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -12,25 +12,26 @@
 #include <unistd.h>
 
 #include "engine/err.h"
+#include "engine/llama2c.h"
 #include "engine/loaders.h"
 #include "engine/model.h"
 #include "engine/q8.h"
 
+/* 1 when some Linear is Q8_0 only (no float copy): the forward pass reads Linear.w. */
 static int has_q8(const Model *m)
 {
     for (int l = 0; l < m->cfg.n_layer; l++) {
         const LayerWeights *w = &m->w.layer[l];
-        if (w->q.wq8 || w->k.wq8 || w->v.wq8 || w->o.wq8 || w->fc.wq8 || w->fc_gate.wq8 || w->proj.wq8) return 1;
+        if (!w->q.w || !w->k.w || !w->v.w || !w->o.w || !w->fc.w || !w->fc_gate.w || !w->proj.w) return 1;
     }
-    return m->w.head.wq8 != NULL;
+    return m->w.head.w == NULL;
 }
 
 static void exercise(const Model *m)
 {
     const ModelConfig *c = &m->cfg;
-    if (has_q8(m)) {
-        const Linear *lin = &m->w.layer[0].q;
-        if (!lin->wq8) return;
+    const Linear *lin = &m->w.layer[0].q;
+    if (lin->wq8) {
         float *x = calloc((size_t)lin->in, sizeof(float)), *y = malloc(sizeof(float) * (size_t)lin->out);
         int8_t *xq = malloc((size_t)lin->in);
         float *xs = malloc(sizeof(float) * (size_t)(lin->in / lin->q8_group));
@@ -38,8 +39,8 @@ static void exercise(const Model *m)
         quantize_q8_forward(xq, xs, x, 1, lin->in, lin->q8_group);
         matmul_q8_forward(y, xq, xs, lin, 1);
         free(x); free(y); free(xq); free(xs);
-        return;
     }
+    if (has_q8(m)) return;
     RunState s;
     if (runstate_init(&s, c, 2, 2)) return;
     int toks[2] = {0, c->vocab_size - 1};

@@ -1,0 +1,212 @@
+/* bench_decode — inference speed beside this machine's memory-bandwidth bound, for GPT-2
+ * 124M (Lectern safetensors) and the llama2.c shapes stories15M/42M/110M (llama2.c files,
+ * fp32 and Q8_0), with 1 and 2 threads.
+ *
+ * Decoding one token reads every weight once, so its speed limit is
+ * (bytes of weights read per token) / (memory read bandwidth).  The bandwidth is measured
+ * here, in the same run, by a 2-thread streaming read of a buffer far larger than the
+ * caches; the decode figure is printed as a fraction of that bound.  Prefill of a 512-token
+ * prompt is compute-bound (matrix-matrix products) and printed as a multiple of decode.
+ * Each model is random (model_random), saved by a child process in its format and loaded
+ * back through mmap, as `lectern init SHAPE --format F` makes it.  Figures are medians of
+ * repeated runs.  llama2.c's run.c figures quoted for comparison were measured on this kind
+ * of machine (issue 4: -Ofast -march=native OpenMP build, 2 threads, -n 256).
+ */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine/err.h"
+#include "engine/llama2c.h"
+#include "engine/model.h"
+#include "engine/sampler.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static long rss_peak_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+    fclose(f);
+    return kb;
+}
+
+/* GB/s of a streaming read with nthreads threads: the best of several passes. */
+static double read_bandwidth(int nthreads)
+{
+    const size_t n = (size_t)1 << 28;  /* 1 GiB of floats */
+    float *buf = xmalloc(n * sizeof(float));
+    #pragma omp parallel for num_threads(nthreads)
+    for (size_t i = 0; i < n; i++) buf[i] = (float)(i & 1023);
+    double best = 0, sink = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now(), s = 0;
+        #pragma omp parallel for num_threads(nthreads) reduction(+ : s)
+        for (size_t i = 0; i < n; i += 4) s += buf[i] + buf[i + 1] + buf[i + 2] + buf[i + 3];
+        double dt = now() - t0;
+        sink += s;
+        double gbs = (double)n * sizeof(float) / dt / 1e9;
+        if (gbs > best) best = gbs;
+    }
+    free(buf);
+    if (sink == 42.0) puts("");
+    return best;
+}
+
+void openblas_set_num_threads(int n);
+
+static void set_threads(int n)
+{
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+typedef struct { const char *shape, *format; double runc_tok_s; } Case;
+
+static int run_case(const Case *k, int threads)
+{
+    ModelConfig cfg;
+    if (model_shape(k->shape, &cfg)) { fprintf(stderr, "%s\n", err_msg()); return 1; }
+    char path[] = "/tmp/lectern-bench-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        Model *m0;
+        int rc = model_random(&m0, &cfg, 1);
+        if (!rc) rc = strcmp(k->format, "safetensors") == 0 ? model_save(m0, path)
+                    : llama2c_write(m0, path, strcmp(k->format, "llama2c-q8") == 0 ? 2 : 0);
+        if (rc) fprintf(stderr, "%s\n", err_msg());
+        _exit(rc ? 1 : 0);
+    }
+    int status;
+    Model *m;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+        model_load(&m, path, NULL)) {
+        fprintf(stderr, "bench_decode: could not make %s: %s\n", k->shape, err_msg());
+        unlink(path);
+        return 1;
+    }
+    /* measured here, after the fork: libgomp's threads do not survive fork(), so the parent
+     * process uses no OpenMP at all */
+    double bw = 0;
+    {
+        /* in a child of its own as well, so its 1 GiB buffer stays out of this peak RSS */
+        int fds[2];
+        if (pipe(fds) == 0) {
+            fflush(stdout);
+            pid_t b = fork();
+            if (b == 0) {
+                double v = read_bandwidth(2);
+                _exit(write(fds[1], &v, sizeof v) == (ssize_t)sizeof v ? 0 : 1);
+            }
+            if (b > 0 && read(fds[0], &bw, sizeof bw) != (ssize_t)sizeof bw) bw = 0;
+            if (b > 0) waitpid(b, NULL, 0);
+            close(fds[0]);
+            close(fds[1]);
+        }
+    }
+    set_threads(threads);
+    const int prompt_len = cfg.n_ctx >= 768 ? 512 : 128, reps = 3;
+    const int decode_len = cfg.n_ctx - prompt_len < 128 ? cfg.n_ctx - prompt_len : 128;
+    /* bytes read per decoded token: every weight except the position table (one row) */
+    size_t bytes = m->weight_bytes - (m->w.wpe ? (size_t)cfg.n_ctx * cfg.n_embd * sizeof(float) : 0);
+    double bound = bw * 1e9 / (double)bytes;
+    RunState s;
+    runstate_init(&s, &m->cfg, 0, prompt_len);
+    Sampler *smp = sampler_alloc(cfg.vocab_size, SAMPLER_DEFAULTS);  /* plain multinomial, T = 1 */
+    int *toks = xmalloc(sizeof(int) * (size_t)(prompt_len + decode_len));
+    for (int i = 0; i < prompt_len + decode_len; i++) toks[i] = (i * 7919) % cfg.vocab_size;
+    double tp[8], td[8], t256[8];
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        model_forward(m, &s, toks, 256 <= prompt_len ? 256 : prompt_len, 0, s.logits, 0, NULL);
+        t256[r] = now() - t0;
+        t0 = now();
+        model_forward(m, &s, toks, prompt_len, 0, s.logits, 0, NULL);
+        tp[r] = now() - t0;
+        t0 = now();
+        int tok = sampler_sample(smp, s.logits, cfg.vocab_size, NULL, NULL);
+        for (int i = 0; i < decode_len; i++) {
+            if (model_forward(m, &s, &tok, 1, prompt_len + i, s.logits, 0, NULL)) {
+                fprintf(stderr, "%s\n", err_msg());
+                return 1;
+            }
+            tok = sampler_sample(smp, s.logits, cfg.vocab_size, NULL, NULL);
+        }
+        td[r] = now() - t0;
+    }
+    double prefill = prompt_len / median(tp, reps), decode = decode_len / median(td, reps);
+    size_t kv = (size_t)2 * cfg.n_layer * s.max_T * model_kv_dim(&cfg) * sizeof(float);
+    long rss = rss_peak_kb();
+    double budget = ((double)m->weight_bytes + (double)kv) * 1.10 / 1024.0 / 1024.0;
+    printf("%-12s %-11s %d  %5.1f  %8.1f %8.1f %5.0f%%  %8.1f %5.1fx  %7.1f  %7.0f / %-7.0f",
+           k->shape, k->format, threads, bw, decode, bound, 100.0 * decode / bound, prefill,
+           prefill / decode, 1e3 * median(t256, reps), (double)rss / 1024.0, budget);
+    if (k->runc_tok_s > 0) printf("  %5.2fx", decode / k->runc_tok_s);
+    printf("\n");
+    fflush(stdout);
+    sampler_free(smp);
+    runstate_done(&s);
+    model_free(m);
+    unlink(path);
+    free(toks);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    err_install_gsl_handler();
+    /* run.c's medians on this kind of machine, 2 threads (issue 4); 0 = none recorded */
+    static const Case cases[] = {
+        {"gpt2", "safetensors", 0},
+        {"stories15M", "llama2c", 654},
+        {"stories42M", "llama2c", 228},
+        {"stories110M", "llama2c", 88.8},
+        {"stories110M", "llama2c-q8", 88.8},
+    };
+    const int nc = (int)(sizeof cases / sizeof cases[0]);
+    printf("bench_decode: bw = memory read bandwidth measured beside each row (2 threads, best of 5)\n");
+    printf("%-12s %-11s %s  %5s  %8s %8s %6s  %8s %6s  %7s  %17s  %s\n", "shape", "format", "thr",
+           "bw", "decode", "bound", "of bnd", "prefill", "x dec", "ttft256", "RSS MB / budget", "vs run.c");
+    printf("%-12s %-11s %s  %5s  %8s %8s %6s  %8s %6s  %7s\n", "", "", "   ", "GB/s", "tok/s", "tok/s", "",
+           "tok/s", "", "ms");
+    for (int i = 0; i < nc; i++) {
+        if (argc > 1 && strcmp(argv[1], cases[i].shape) != 0) continue;
+        for (int t = 1; t <= 2; t++) {
+            /* each case in its own process so peak RSS is that case's alone */
+            fflush(stdout);  /* or the child would print the buffered header again */
+            pid_t pid = fork();
+            if (pid == 0) _exit(run_case(&cases[i], t));
+            int st;
+            waitpid(pid, &st, 0);
+        }
+    }
+    return 0;
+}
