@@ -124,9 +124,9 @@ default-model: deps-quiet $(LECTERN)
 	$(LECTERN) corpus --seed 1 --lang both --count 40000 > $(DEFAULT_DIR)/corpus.txt
 	$(LECTERN) tokenizer train --data $(DEFAULT_DIR)/corpus.txt --vocab 2048 --out $(DEFAULT_DIR)/tokenizer
 	$(LECTERN) train --data $(DEFAULT_DIR)/corpus.txt --tokenizer $(DEFAULT_DIR)/tokenizer \
-	  --config default --steps 1600 --seed 1 --threads 1 --checkpoint $(DEFAULT_DIR)/default.ckpt \
+	  --config default --steps 2000 --lr 0.002 --seed 1 --threads 1 --checkpoint $(DEFAULT_DIR)/default.ckpt \
 	  --plot $(DEFAULT_DIR)/loss.png --out models/default.safetensors $(RESUME)
-	$(LECTERN) coref --model models/default.safetensors
+	$(LECTERN) coref --model models/default.safetensors --names --lang en --top 3
 
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 20

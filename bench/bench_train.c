@@ -7,13 +7,17 @@
  * 2 threads (../shared/research/gpt2.md section 5: small 640 ms/step, 124M 3536 ms/step).
  * Peak memory (VmHWM) is printed beside what the run cannot do without: parameters,
  * gradients, the two AdamW moments and the activations of one batch.
- *   bench_train [small|gpt2|SHAPE ...] [--steps N]
+ * Each configuration runs with 2 threads (the issue's setting) and then with 1; the load
+ * average of the machine is printed beside them, since on a shared 2-core machine other
+ * work decides more than the code does (a 2-thread step waits for its slower thread).
+ *   bench_train [small|gpt2|SHAPE ...] [--steps N] [--threads N]
  */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/err.h"
 #include "engine/model.h"
@@ -52,8 +56,17 @@ static void reset_peak(void)
     if (f) { fputs("5", f); fclose(f); }
 }
 
-static int bench(const char *label, const char *shape, double llmc_ms, int steps)
+static void print_load(void)
 {
+    FILE *f = fopen("/proc/loadavg", "r");
+    double l1;
+    if (f && fscanf(f, "%lf", &l1) == 1) printf("  (load average %.2f on %ld cores)\n", l1, sysconf(_SC_NPROCESSORS_ONLN));
+    if (f) fclose(f);
+}
+
+static int bench(const char *label, const char *shape, double llmc_ms, int steps, int threads)
+{
+    train_set_threads(threads);
     ModelConfig cfg;
     if (model_shape(shape, &cfg)) { fprintf(stderr, "%s\n", err_msg()); return 1; }
     TrainConfig tc = train_config_default();
@@ -82,9 +95,9 @@ static int bench(const char *label, const char *shape, double llmc_ms, int steps
     const double med = ms[steps / 2], tps = 256.0 / (med / 1e3), llmc_tps = llmc_ms > 0 ? 256.0 / (llmc_ms / 1e3) : 0;
     const long peak = status_kb("VmHWM") - rss0;
     const double need = (double)trainer_memory_bytes(tr, tc.B, tc.T) / 1024.0;
-    printf("%-6s L=%d C=%d NH=%d V=%d  params %.1fM  B=4 T=64 AdamW, %d threads\n", label,
+    printf("%-6s L=%d C=%d NH=%d V=%d  params %.1fM  B=4 T=64 AdamW, %d thread%s\n", label,
            cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.vocab_size, (double)trainer_n_params(tr) / 1e6,
-           omp_get_max_threads());
+           omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s");
     printf("  %.0f ms/step (median of %d; min %.0f, max %.0f)  %.0f tokens/s  loss %.3f\n",
            med, steps, ms[0], ms[steps - 1], tps, (double)info.loss);
     if (llmc_ms > 0)
@@ -92,6 +105,7 @@ static int bench(const char *label, const char *shape, double llmc_ms, int steps
                llmc_ms, llmc_tps, tps / llmc_tps);
     printf("  peak memory %.0f MB; params+grads+AdamW+activations %.0f MB  ->  %.2fx\n",
            peak / 1024.0, need / 1024.0, peak / need);
+    print_load();
     fflush(stdout);
     free(ms);
     traindata_done(&d);
@@ -102,19 +116,26 @@ static int bench(const char *label, const char *shape, double llmc_ms, int steps
 int main(int argc, char **argv)
 {
     err_install_gsl_handler();
-    int steps = 0, rc = 0, any = 0;
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) steps = atoi(argv[++i]);
+    int steps = 0, rc = 0, any = 0, threads = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--steps") == 0) { i++; continue; }
+        if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) steps = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+    }
+    /* the 2 threads first, then 1 for comparison (unless --threads picks one) */
+    const int tlist[2] = {threads ? threads : 2, 1};
+    const int nt = threads ? 1 : 2;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--steps") == 0 || strcmp(argv[i], "--threads") == 0) { i++; continue; }
         any = 1;
-        if (strcmp(argv[i], "small") == 0) rc |= bench("small", "gpt2-small4", 640, steps ? steps : 10);
-        else if (strcmp(argv[i], "gpt2") == 0) rc |= bench("124M", "gpt2", 3536, steps ? steps : 5);
-        else rc |= bench(argv[i], argv[i], 0, steps ? steps : 5);
+        for (int k = 0; k < nt; k++) {
+            if (strcmp(argv[i], "small") == 0) rc |= bench("small", "gpt2-small4", 640, steps ? steps : 10, tlist[k]);
+            else if (strcmp(argv[i], "gpt2") == 0) rc |= bench("124M", "gpt2", 3536, steps ? steps : 4, tlist[k]);
+            else rc |= bench(argv[i], argv[i], 0, steps ? steps : 4, tlist[k]);
+        }
     }
-    if (!any) {
-        rc |= bench("small", "gpt2-small4", 640, steps ? steps : 10);
-        rc |= bench("124M", "gpt2", 3536, steps ? steps : 5);
-    }
+    if (!any)
+        for (int k = 0; k < nt; k++) rc |= bench("small", "gpt2-small4", 640, steps ? steps : 10, tlist[k]);
+    if (!any)
+        for (int k = 0; k < nt; k++) rc |= bench("124M", "gpt2", 3536, steps ? steps : 4, tlist[k]);
     return rc;
 }
