@@ -14,48 +14,10 @@
 #include "repl/commands.h"
 #include "repl/line.h"
 #include "repl/session.h"
+#include "tests/util/cap.h"
 #include "tests/util/testutil.h"
 
-/* A session writing into memory; out and err apart so tests see which got what. */
-typedef struct {
-    Session *s;
-    FILE *out, *err;
-    char *obuf, *ebuf;
-    size_t olen, elen;
-} Cap;
 
-static void cap_open(Cap *c)
-{
-    memset(c, 0, sizeof *c);
-    c->out = open_memstream(&c->obuf, &c->olen);
-    c->err = open_memstream(&c->ebuf, &c->elen);
-    ck_assert_ptr_nonnull(c->out);
-    ck_assert_ptr_nonnull(c->err);
-    c->s = session_alloc(c->out, c->err);
-}
-
-/* Takes what was written so far (allocated) and starts afresh. */
-static char *take(FILE *f, char **buf, size_t *len)
-{
-    fflush(f);
-    char *r = strndup(*buf, *len);
-    rewind(f);
-    fflush(f);
-    (*buf)[0] = 0;
-    *len = 0;
-    return r;
-}
-static char *take_out(Cap *c) { return take(c->out, &c->obuf, &c->olen); }
-static char *take_err(Cap *c) { return take(c->err, &c->ebuf, &c->elen); }
-
-static void cap_close(Cap *c)
-{
-    session_free(c->s);
-    fclose(c->out);
-    fclose(c->err);
-    free(c->obuf);
-    free(c->ebuf);
-}
 
 static int count_lines(const char *s)
 {
