@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,7 +263,7 @@ static int cmd_tokenizer(int argc, char **argv)
     return 0;
 }
 
-/* ---- lectern train ------------------------------------------------------------------ */
+/* ---- lectern train (and the REPL's train) ------------------------------------------- */
 
 static volatile sig_atomic_t g_interrupt;
 static void on_sigint(int sig) { (void)sig; g_interrupt = 1; }
@@ -338,7 +339,7 @@ static void fmt_time(char *buf, size_t n, double s)
     else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
-static void print_sample(Trainer *tr, const int *prompt, int np, int n_new, unsigned long seed)
+static void print_sample(FILE *log, Trainer *tr, const int *prompt, int np, int n_new, unsigned long seed)
 {
     Model *m = trainer_model(tr);
     if (np + n_new > m->cfg.n_ctx) n_new = m->cfg.n_ctx - np;
@@ -350,14 +351,14 @@ static void print_sample(Trainer *tr, const int *prompt, int np, int n_new, unsi
         for (int i = np; i < k; i++) if (out[i] == tokenizer_eot(m->tok)) { k = i; break; }
         size_t len;
         char *s = tokenizer_decode(m->tok, out, (size_t)k, &len);
-        for (size_t i = 0; s && i < len; i++) if (s[i] == '\n') s[i] = ' ';
-        fprintf(stderr, "  sample: %s\n", s ? s : "");
+        for (size_t i = 0; s && i < len; i++) if (s[i] == '\n' || s[i] == '\r') s[i] = ' ';
+        fprintf(log, "  sample: %s\n", s ? s : "");
         free(s);
     }
     free(out);
 }
 
-static void show_plot(Trainer *tr, const char *png)
+static void show_plot(FILE *log, Trainer *tr, const char *png)
 {
     int n;
     const TrainPoint *h = trainer_history(tr, &n);
@@ -367,16 +368,47 @@ static void show_plot(Trainer *tr, const char *png)
     for (int i = 0; i < n; i++) { step[i] = h[i].step; tl[i] = h[i].train; vl[i] = h[i].val; }
     LossCurve c = {step, tl, vl, n};
     char *txt = lossplot_text(&c, 72, 16);
-    if (txt) fprintf(stderr, "%s", txt);
+    if (txt) fprintf(log, "%s", txt);
     free(txt);
     if (png) {
-        if (lossplot_png(&c, png, 800, 480)) fprintf(stderr, "lectern train: %s\n", err_msg());
-        else fprintf(stderr, "loss curve -> %s\n", png);
+        if (lossplot_png(&c, png, 800, 480)) fprintf(log, "plot: %s\n", err_msg());
+        else fprintf(log, "loss curve -> %s\n", png);
     }
     free(step); free(tl); free(vl);
 }
 
-static int cmd_train(int argc, char **argv)
+const char subcmd_train_usage[] =
+    "train --data FILE|toyworld --config NAME --steps N --out PATH [options]\n"
+    "  --config tiny|small|default|medium|SHAPE   a fresh GPT-2 (or --model M to go on training M)\n"
+    "  --tokenizer DIR    vocab.json + merges.txt (default: the model's, else trained on the data)\n"
+    "  --vocab N          size of a tokenizer trained on the data (default 2048)\n"
+    "  --stories N        toyworld: stories to generate (default 20000, seed from --seed)\n"
+    "  --batch B --seq T --accum K --lr X --warmup W --weight-decay X --seed S\n"
+    "  --eval-every N --sample-every N --save-every N --log-every N --prompt TEXT\n"
+    "  --checkpoint FILE  (default PATH.ckpt)   --resume: go on from the checkpoint\n"
+    "  --stop-at N        stop (and save the checkpoint) at step N of the --steps schedule\n"
+    "  --threads N        threads for BLAS and the kernels (default: the machine's)\n"
+    "  --plot FILE.png    the loss curve as a PNG (a text plot is always printed)";
+
+void subcmd_train_result_done(SubcmdTrainResult *r)
+{
+    if (!r) return;
+    free(r->out);
+    free(r->checkpoint);
+    r->out = r->checkpoint = NULL;
+}
+
+/* A usage error: one line, with where to read more; the caller reports it (exit 2). */
+static int train_usage_error(SubcmdTrainResult *r, const char *hint, const char *fmt, const char *a, const char *b)
+{
+    r->usage = 1;
+    char *msg = xasprintf(fmt, a, b);
+    int rc = ERR(ERR_ARG, "%s (%s)", msg, hint);
+    free(msg);
+    return rc;
+}
+
+int subcmd_train_train(int argc, char **argv, const SubcmdTrainIO *io, SubcmdTrainResult *r)
 {
     enum { O_DATA = 256, O_CONFIG, O_STEPS, O_OUT, O_RESUME, O_TOKENIZER, O_MODEL, O_BATCH, O_SEQ,
            O_ACCUM, O_LR, O_WARMUP, O_EVAL, O_SAMPLE, O_SAVE, O_PLOT, O_SEED, O_VOCAB, O_STORIES,
@@ -397,25 +429,19 @@ static int cmd_train(int argc, char **argv)
         {"threads", required_argument, NULL, O_THREADS},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
-    const char *use =
-        "train --data FILE|toyworld --config NAME --steps N --out PATH [options]\n"
-        "  --config tiny|small|default|medium|SHAPE   a fresh GPT-2 (or --model M to go on training M)\n"
-        "  --tokenizer DIR    vocab.json + merges.txt (default: the model's, else trained on the data)\n"
-        "  --vocab N          size of a tokenizer trained on the data (default 2048)\n"
-        "  --stories N        toyworld: stories to generate (default 20000, seed from --seed)\n"
-        "  --batch B --seq T --accum K --lr X --warmup W --weight-decay X --seed S\n"
-        "  --eval-every N --sample-every N --save-every N --log-every N --prompt TEXT\n"
-        "  --checkpoint FILE  (default PATH.ckpt)   --resume: go on from the checkpoint\n"
-        "  --stop-at N        stop (and save the checkpoint) at step N of the --steps schedule\n"
-        "  --threads N        threads for BLAS and the kernels (default: the machine's)\n"
-        "  --plot FILE.png    the loss curve as a PNG (a text plot is always printed)";
+    memset(r, 0, sizeof *r);
+    r->first_loss = r->last_loss = r->val_loss = NAN;
+    FILE *log = io->log;
+    const char *hint = io->hint ? io->hint : "lectern train --help";
     const char *data = NULL, *config = NULL, *out = NULL, *tokp = NULL, *model = NULL, *plot = NULL;
     const char *prompt_text = NULL, *ckpt_opt = NULL;
     long steps = 0, batch = 0, seq = 0, accum = 1, warmup = -1, eval_every = 0, sample_every = -1;
     long save_every = 0, seed = 1337, vocab = 2048, stories = 20000, log_every = 0, stop_at = 0, threads = 0;
     float lr = 0, wd = -1;
     int resume = 0, c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    optind = 0;    /* glibc: a full re-initialisation, so the REPL may parse again */
+    opterr = 0;    /* our own one-line messages */
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case O_DATA: data = optarg; break;
         case O_CONFIG: config = optarg; break;
@@ -426,7 +452,9 @@ static int cmd_train(int argc, char **argv)
         case O_PLOT: plot = optarg; break;
         case O_PROMPT: prompt_text = optarg; break;
         case O_CKPT: ckpt_opt = optarg; break;
-#define NUM(var, lo, hi, nm) if (parse_long(optarg, lo, hi, &var)) return bad_value(nm, optarg); break
+#define NUM(var, lo, hi, nm) \
+    if (parse_long(optarg, lo, hi, &var)) return train_usage_error(r, hint, "bad value '%s' for --%s", optarg, nm); \
+    break
         case O_STEPS: NUM(steps, 1, 100000000L, "steps");
         case O_BATCH: NUM(batch, 1, 65536, "batch");
         case O_SEQ: NUM(seq, 1, 1 << 20, "seq");
@@ -442,15 +470,26 @@ static int cmd_train(int argc, char **argv)
         case O_STOP: NUM(stop_at, 1, 100000000L, "stop-at");
         case O_THREADS: NUM(threads, 1, 1024, "threads");
 #undef NUM
-        case O_LR: if (parse_float(optarg, 1e-9, 10, &lr)) return bad_value("lr", optarg); break;
-        case O_WD: if (parse_float(optarg, 0, 10, &wd)) return bad_value("weight-decay", optarg); break;
-        case 'h': printf("usage: lectern %s\n", use); return 0;
-        default: return usage(use);
+        case O_LR:
+            if (parse_float(optarg, 1e-9, 10, &lr)) return train_usage_error(r, hint, "bad value '%s' for --%s", optarg, "lr");
+            break;
+        case O_WD:
+            if (parse_float(optarg, 0, 10, &wd)) return train_usage_error(r, hint, "bad value '%s' for --%s", optarg, "weight-decay");
+            break;
+        case 'h': r->help = 1; return 0;
+        case ':': return train_usage_error(r, hint, "%s needs a value%s", argv[optind - 1], "");
+        default: return train_usage_error(r, hint, "unknown option '%s'%s", argv[optind - 1], "");
         }
     }
-    if (!data || !out || !steps || optind < argc || (!config && !model && !resume)) return usage(use);
+    if (optind < argc) return train_usage_error(r, hint, "unexpected word '%s'%s", argv[optind], "");
+    if (!data || !out || !steps)
+        return train_usage_error(r, hint, "%s%s", "give at least --data FILE|toyworld, --steps N and --out PATH", "");
+    if (!config && !model && !resume)
+        return train_usage_error(r, hint, "%s%s", "give --config NAME (a fresh model), --model M or --resume", "");
+    int old_threads = omp_get_max_threads();
     if (threads) train_set_threads((int)threads);
     char *ckpt = ckpt_opt ? xstrdup(ckpt_opt) : xasprintf("%s.ckpt", out);
+    r->checkpoint = xstrdup(ckpt);
     Trainer *tr = NULL;
     Tokenizer *tok = NULL;
     Model *src = NULL;
@@ -475,18 +514,19 @@ static int cmd_train(int argc, char **argv)
         if (stat(ckpt, &st) != 0) { rc = ERR(ERR_IO, "%s: no checkpoint to resume from", ckpt); goto done; }
         if ((rc = trainer_resume(&tr, NULL, ckpt))) goto done;
         if (!trainer_model(tr)->tok) { rc = ERR(ERR_FORMAT, "%s: checkpoint has no tokenizer", ckpt); goto done; }
-        fprintf(stderr, "resuming %s at step %ld\n", ckpt, trainer_step_count(tr));
+        fprintf(log, "resuming %s at step %ld\n", ckpt, trainer_step_count(tr));
     } else if (model) {
         if ((rc = model_load(&src, model, tokp))) goto done;
         if (!src->tok) { rc = ERR(ERR_STATE, "%s: the model has no tokenizer (give --tokenizer)", model); goto done; }
     } else if (tokp) {
         if ((rc = model_load_tokenizer(&tok, tokp))) goto done;
     } else {
-        BpeTrainResult r;
-        fprintf(stderr, "training a %ld-token BPE on the data...\n", vocab);
-        if ((rc = bpe_train(text, len, (int)vocab, &r))) goto done;
-        rc = tokenizer_gpt2_from_text(&tok, r.vocab_json, r.vocab_len, r.merges, r.merges_len, "trained tokenizer");
-        bpe_train_result_done(&r);
+        BpeTrainResult br;
+        fprintf(log, "training a %ld-token BPE on the data...\n", vocab);
+        fflush(log);
+        if ((rc = bpe_train(text, len, (int)vocab, &br))) goto done;
+        rc = tokenizer_gpt2_from_text(&tok, br.vocab_json, br.vocab_len, br.merges, br.merges_len, "trained tokenizer");
+        bpe_train_result_done(&br);
         if (rc) goto done;
     }
     Tokenizer *use_tok = tr ? trainer_model(tr)->tok : src ? src->tok : tok;
@@ -534,27 +574,30 @@ static int cmd_train(int argc, char **argv)
         }
         if (np >= m->cfg.n_ctx) np = m->cfg.n_ctx / 2;
         const ModelConfig *mc = &m->cfg;
-        fprintf(stderr, "model: GPT-2 L=%d C=%d NH=%d T=%d V=%d, %.2fM parameters; data: %zu tokens (%zu held out)\n",
+        fprintf(log, "model: GPT-2 L=%d C=%d NH=%d T=%d V=%d, %.2fM parameters; data: %zu tokens (%zu held out)\n",
                 mc->n_layer, mc->n_embd, mc->n_head, mc->n_ctx, mc->vocab_size,
                 (double)m->n_params / 1e6, d.n, d.n - d.n_train);
-        fprintf(stderr, "training: B=%d T=%d accum=%d, AdamW lr %.3g -> %.3g (warm-up %d, cosine to step %d), "
+        fprintf(log, "training: B=%d T=%d accum=%d, AdamW lr %.3g -> %.3g (warm-up %d, cosine to step %d), "
                 "weight decay %.3g, clip %.3g\n", tc->B, tc->T, tc->accum, (double)tc->lr, (double)tc->min_lr,
                 tc->warmup, tc->max_steps, (double)tc->weight_decay, (double)tc->grad_clip);
+        fflush(log);
     }
     if (!eval_every) eval_every = steps / 10 > 0 ? steps / 10 : 1;
     if (sample_every < 0) sample_every = eval_every * 2;
     if (!save_every) save_every = eval_every;
     if (!log_every) log_every = steps / 100 > 0 ? steps / 100 : 1;
-    const int tty = isatty(STDERR_FILENO);
-    g_interrupt = 0;
-    void (*old)(int) = signal(SIGINT, on_sigint);
+    const int tty = io->bar;
     const long start = trainer_step_count(tr);
     const long end = stop_at && stop_at < steps ? stop_at : steps;
+    r->step0 = r->step = start;
     double t0 = now(), loss_acc = 0;
     long tokens = 0, n_acc = 0;
     TrainStepInfo info = {0};
     for (long s = start; s < end && !rc; s++) {
         if ((rc = trainer_step(tr, &d, &info))) break;
+        r->step = s + 1;
+        if (s == start) r->first_loss = info.loss;
+        r->last_loss = info.loss;
         tokens += info.tokens;
         loss_acc += info.loss;
         n_acc++;
@@ -568,8 +611,9 @@ static int cmd_train(int argc, char **argv)
             int fill = (int)(20.0 * (s + 1) / steps);
             for (int i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '.';
             bar[20] = 0;
-            fprintf(stderr, "\rstep %*ld/%ld [%s] loss %.4f  lr %.2e  %.0f tok/s  ETA %s   ", (int)snprintf(NULL, 0, "%ld", steps),
+            fprintf(log, "\rstep %*ld/%ld [%s] loss %.4f  lr %.2e  %.0f tok/s  ETA %s   ", (int)snprintf(NULL, 0, "%ld", steps),
                     s + 1, steps, bar, (double)info.loss, (double)info.lr, tps, etas);
+            fflush(log);
         }
         if ((s + 1) % log_every == 0 || is_eval) {
             float val = NAN;
@@ -578,45 +622,56 @@ static int cmd_train(int argc, char **argv)
             }
             trainer_log(tr, s + 1, (float)(loss_acc / n_acc), val);
             if (!tty && ((s + 1) % (log_every * 10) == 0 || is_eval || s == start))
-                fprintf(stderr, "step %ld/%ld loss %.4f lr %.2e %.0f tok/s ETA %s\n", s + 1, steps,
+                fprintf(log, "step %ld/%ld loss %.4f lr %.2e %.0f tok/s ETA %s\n", s + 1, steps,
                         loss_acc / n_acc, (double)info.lr, tps, etas);
-            if (is_eval && isfinite(val))
-                fprintf(stderr, "%sstep %ld: train loss %.4f, val loss %.4f\n", tty ? "\n" : "", s + 1, loss_acc / n_acc, (double)val);
+            if (is_eval && isfinite(val)) {
+                fprintf(log, "%sstep %ld: train loss %.4f, val loss %.4f\n", tty ? "\n" : "", s + 1, loss_acc / n_acc, (double)val);
+                r->val_loss = val;
+            }
+            fflush(log);
             loss_acc = 0;
             n_acc = 0;
         }
-        if (sample_every && ((s + 1) % sample_every == 0 || s + 1 == steps))
-            print_sample(tr, prompt, np, 60, (unsigned long)(s + 1));
+        if (sample_every && ((s + 1) % sample_every == 0 || s + 1 == steps)) {
+            if (tty) fputc('\n', log);
+            print_sample(log, tr, prompt, np, 60, (unsigned long)(s + 1));
+            fflush(log);
+        }
         if ((s + 1) % save_every == 0 && s + 1 < steps && (rc = trainer_save(tr, &d, ckpt))) break;
-        if (g_interrupt) {
-            if (!(rc = trainer_save(tr, &d, ckpt)))
-                rc = ERR(ERR_INTERRUPTED, "interrupted after step %ld; checkpoint %s (go on with --resume)", s + 1, ckpt);
+        if (*io->interrupt) {
+            if (!(rc = trainer_save(tr, &d, ckpt))) r->interrupted = 1;
             break;
         }
     }
-    signal(SIGINT, old);
-    if (tty) fputc('\n', stderr);
-    if (rc) goto done;
+    r->seconds = now() - t0;
+    r->tokens_per_s = r->seconds > 0 ? tokens / r->seconds : 0;
+    if (tty) fputc('\n', log);
+    if (rc || r->interrupted) goto done;
     if (end < steps) {
-        if (!(rc = trainer_save(tr, &d, ckpt)))
-            fprintf(stderr, "stopped at step %ld of %ld; checkpoint %s (go on with --resume)\n", end, steps, ckpt);
+        if (!(rc = trainer_save(tr, &d, ckpt))) {
+            r->stopped = 1;
+            fprintf(log, "stopped at step %ld of %ld; checkpoint %s (go on with --resume)\n", end, steps, ckpt);
+        }
         goto done;
     }
     {
-        const double el = now() - t0;
         char ts[32];
-        fmt_time(ts, sizeof ts, el);
-        show_plot(tr, plot);
+        fmt_time(ts, sizeof ts, r->seconds);
+        show_plot(log, tr, plot);
         if ((rc = trainer_save(tr, &d, ckpt))) goto done;
         if ((rc = model_save(trainer_model(tr), out))) goto done;
+        r->out = xstrdup(out);
         int nh;
         const TrainPoint *h = trainer_history(tr, &nh);
         float last_val = NAN;
         for (int i = nh - 1; i >= 0 && isnan(last_val); i--) last_val = h[i].val;
-        fprintf(stderr, "done: %ld steps in %s (%.0f tokens/s); final train loss %.4f, val loss %.4f -> %s\n",
-                steps - start, ts, el > 0 ? tokens / el : 0.0, (double)info.loss, (double)last_val, out);
+        r->val_loss = last_val;
+        fprintf(log, "done: %ld steps in %s (%.0f tokens/s); final train loss %.4f, val loss %.4f -> %s\n",
+                steps - start, ts, r->tokens_per_s, (double)info.loss, (double)last_val, out);
     }
 done:
+    fflush(log);
+    if (threads) train_set_threads(old_threads);
     traindata_done(&d);
     free(ckpt);
     free(text);
@@ -625,6 +680,26 @@ done:
     tokenizer_free(tok);
     model_free(src);
     trainer_free(tr);
+    return rc;
+}
+
+static int cmd_train(int argc, char **argv)
+{
+    SubcmdTrainIO io = {stderr, &g_interrupt, isatty(STDERR_FILENO), "lectern train --help"};
+    SubcmdTrainResult r;
+    g_interrupt = 0;
+    void (*old)(int) = signal(SIGINT, on_sigint);
+    int rc = subcmd_train_train(argc, argv, &io, &r);
+    signal(SIGINT, old);
+    if (r.help) printf("usage: lectern %s\n", subcmd_train_usage);
+    else if (!rc && r.interrupted)
+        rc = ERR(ERR_INTERRUPTED, "interrupted after step %ld; checkpoint %s (go on with --resume)", r.step, r.checkpoint);
+    int usage_err = r.usage;
+    subcmd_train_result_done(&r);
+    if (rc && usage_err) {
+        fprintf(stderr, "lectern train: %s\n", err_msg());
+        return 2;
+    }
     return rc ? fail() : 0;
 }
 
