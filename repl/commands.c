@@ -13,7 +13,9 @@
 #include "repl/commands.h"
 #include "repl/cmd_attention.h"
 #include "repl/cmd_lesson.h"
+#include "repl/cmd_train.h"
 #include "repl/screen.h"
+#include "repl/subcmd_train.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -233,8 +235,11 @@ static int cmd_help(Session *s, const CmdArgs *a)
 
 static int cmd_load(Session *s, const CmdArgs *a)
 {
-    const char *path = a->argv[0].s;
-    const char *tok = a->argc > 1 ? a->argv[1].s : s->tokenizer_path;
+    return commands_load(s, a->argv[0].s, a->argc > 1 ? a->argv[1].s : s->tokenizer_path);
+}
+
+int commands_load(Session *s, const char *path, const char *tok)
+{
     Model *m = NULL;
     int rc = model_load(&m, path, tok);
     if (rc < 0) return rc;
@@ -994,6 +999,22 @@ const Command commands_table[] = {
       "the effective rank: the fewest singular values holding 90% and 99% of the energy.\n"
       "A low rank is what Linformer's projections bet on.",
       2, 2, 0, COMPLETE_NONE, cmd_svd },
+    { "train", "--data FILE|toyworld --config NAME --steps N --out PATH [...]",
+      "train a GPT-2 on a text or the toy world: progress, losses, samples",
+      "Trains a small GPT-2 with Lectern's own backpropagation and AdamW, as `lectern train`\n"
+      "does: a progress bar (step, loss, tokens/s, ETA), the validation loss at intervals, a\n"
+      "sample of the model's text every few evaluations so you can watch it improve, and at\n"
+      "the end the loss curve as a text plot.  --data toyworld generates the toy-world stories\n"
+      "(lectern corpus); without --tokenizer a BPE is first trained on the data.  The model\n"
+      "loaded now stays loaded and keeps answering: training builds a model of its own and\n"
+      "writes it to PATH, with its tokenizer inside.  Then `load PATH` uses it, or give --load\n"
+      "to load it as soon as training ends.  Ctrl-C stops after the running step, saves the\n"
+      "checkpoint (PATH.ckpt) and returns to the prompt; the same command with --resume goes\n"
+      "on from it, step for step as if it had not stopped.\n"
+      SUBCMD_TRAIN_OPTIONS "\n"
+      "  --load             load the trained model into the session when training ends\n"
+      "  train --data toyworld --stories 2000 --vocab 512 --config tiny --steps 300 --out toy.safetensors --load",
+      1, 128, 0, COMPLETE_TRAIN, cmd_train },
     { "lesson", "[NAME|list|next|prev|stop]", "play a lesson: narration, commands, pauses",
       "lesson NAME starts a lesson script (NAME: 01, generation or 01-generation, or a\n"
       "path to a .lesson file): it prints the narration and runs the commands, with their\n"

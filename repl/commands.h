@@ -21,6 +21,7 @@ typedef enum {
     COMPLETE_PATTERN,    /* a pattern name or show/off/reach/path (pattern) */
     COMPLETE_KERNEL,     /* a kernel name (kernel) */
     COMPLETE_LESSON,     /* a lesson name or list/next/prev/stop/lang (lesson) */
+    COMPLETE_TRAIN,      /* an option, or the value after it: a file, a config (train) */
 } CompleteKind;
 
 /* One argument word after quote removal.  Quoted words keep quoted = 1 so `force "13"`
@@ -62,5 +63,10 @@ extern const char *const commands_set_keys[];
 extern const char *const commands_save_kinds[];
 
 const Command *commands_find(const char *name);
+
+/* `load PATH [TOKENIZER]` (tok NULL: the tokenizer beside or inside the model): loads into a
+ * new Model and swaps it in only when everything succeeded, logs the load for replay and
+ * prints the loaded line.  0 or a negative ERR_* (the session keeps its model). */
+int commands_load(Session *s, const char *path, const char *tok);
 
 #endif

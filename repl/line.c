@@ -24,6 +24,7 @@
 #include "repl/cmd_attention.h"
 #include "repl/cmd_lesson.h"
 #include "repl/commands.h"
+#include "repl/cmd_train.h"
 #include "viz/layout.h"
 
 #define LINE_HISTORY_MAX 2000
@@ -131,7 +132,7 @@ char **line_complete(const char *line, const char *text, int start)
 {
     /* Which word is being completed, the command it belongs to and the word after it. */
     int word = 0;
-    char *cmd = NULL, *arg1 = NULL;
+    char *cmd = NULL, *arg1 = NULL, *prev = NULL;
     const char *p = line, *end = line + start;
     while (p < end) {
         while (p < end && (*p == ' ' || *p == '\t')) p++;
@@ -141,6 +142,8 @@ char **line_complete(const char *line, const char *text, int start)
         if (p >= end) break;  /* the word under the cursor */
         if (word == 0) cmd = xstrndup(w, (size_t)(p - w));
         if (word == 1) arg1 = xstrndup(w, (size_t)(p - w));
+        free(prev);
+        prev = xstrndup(w, (size_t)(p - w));
         word++;
     }
     List l = {0};
@@ -191,12 +194,27 @@ char **line_complete(const char *line, const char *text, int start)
                 free(w);
             }
             break;
+        case COMPLETE_TRAIN:
+            /* after an option that takes a value, its values; otherwise the options */
+            if (prev && !strcmp(prev, "--config")) {
+                for (const char *const *w = cmd_train_configs; *w; w++) add_prefixed(&l, text, *w);
+            } else if (prev && !strcmp(prev, "--data")) {
+                add_prefixed(&l, text, "toyworld");
+                add_files(&l, text);
+            } else if (prev && (!strcmp(prev, "--out") || !strcmp(prev, "--plot") || !strcmp(prev, "--tokenizer") ||
+                                !strcmp(prev, "--model") || !strcmp(prev, "--checkpoint"))) {
+                add_files(&l, text);
+            } else if (text[0] == '-' || !text[0]) {
+                for (const char *const *w = cmd_train_options; *w; w++) add_prefixed(&l, text, *w);
+            }
+            break;
         case COMPLETE_NONE:
             break;
         }
     }
     free(cmd);
     free(arg1);
+    free(prev);
     return l.v;
 }
 

@@ -378,17 +378,7 @@ static void show_plot(FILE *log, Trainer *tr, const char *png)
 }
 
 const char subcmd_train_usage[] =
-    "train --data FILE|toyworld --config NAME --steps N --out PATH [options]\n"
-    "  --config tiny|small|default|medium|SHAPE   a fresh GPT-2 (or --model M to go on training M)\n"
-    "  --tokenizer DIR    vocab.json + merges.txt (default: the model's, else trained on the data)\n"
-    "  --vocab N          size of a tokenizer trained on the data (default 2048)\n"
-    "  --stories N        toyworld: stories to generate (default 20000, seed from --seed)\n"
-    "  --batch B --seq T --accum K --lr X --warmup W --weight-decay X --seed S\n"
-    "  --eval-every N --sample-every N --save-every N --log-every N --prompt TEXT\n"
-    "  --checkpoint FILE  (default PATH.ckpt)   --resume: go on from the checkpoint\n"
-    "  --stop-at N        stop (and save the checkpoint) at step N of the --steps schedule\n"
-    "  --threads N        threads for BLAS and the kernels (default: the machine's)\n"
-    "  --plot FILE.png    the loss curve as a PNG (a text plot is always printed)";
+    "train --data FILE|toyworld --config NAME --steps N --out PATH [options]\n" SUBCMD_TRAIN_OPTIONS;
 
 void subcmd_train_result_done(SubcmdTrainResult *r)
 {
@@ -412,7 +402,7 @@ int subcmd_train_train(int argc, char **argv, const SubcmdTrainIO *io, SubcmdTra
 {
     enum { O_DATA = 256, O_CONFIG, O_STEPS, O_OUT, O_RESUME, O_TOKENIZER, O_MODEL, O_BATCH, O_SEQ,
            O_ACCUM, O_LR, O_WARMUP, O_EVAL, O_SAMPLE, O_SAVE, O_PLOT, O_SEED, O_VOCAB, O_STORIES,
-           O_PROMPT, O_CKPT, O_LOG, O_WD, O_STOP, O_THREADS };
+           O_PROMPT, O_CKPT, O_LOG, O_WD, O_STOP, O_THREADS, O_LOAD };
     static const struct option opts[] = {
         {"data", required_argument, NULL, O_DATA}, {"config", required_argument, NULL, O_CONFIG},
         {"steps", required_argument, NULL, O_STEPS}, {"out", required_argument, NULL, O_OUT},
@@ -426,7 +416,7 @@ int subcmd_train_train(int argc, char **argv, const SubcmdTrainIO *io, SubcmdTra
         {"stories", required_argument, NULL, O_STORIES}, {"prompt", required_argument, NULL, O_PROMPT},
         {"checkpoint", required_argument, NULL, O_CKPT}, {"log-every", required_argument, NULL, O_LOG},
         {"weight-decay", required_argument, NULL, O_WD}, {"stop-at", required_argument, NULL, O_STOP},
-        {"threads", required_argument, NULL, O_THREADS},
+        {"threads", required_argument, NULL, O_THREADS}, {"load", no_argument, NULL, O_LOAD},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
     memset(r, 0, sizeof *r);
@@ -452,6 +442,10 @@ int subcmd_train_train(int argc, char **argv, const SubcmdTrainIO *io, SubcmdTra
         case O_PLOT: plot = optarg; break;
         case O_PROMPT: prompt_text = optarg; break;
         case O_CKPT: ckpt_opt = optarg; break;
+        case O_LOAD:
+            if (!io->allow_load) return train_usage_error(r, hint, "%s%s", "--load is for the REPL's train command", "");
+            r->load = 1;
+            break;
 #define NUM(var, lo, hi, nm) \
     if (parse_long(optarg, lo, hi, &var)) return train_usage_error(r, hint, "bad value '%s' for --%s", optarg, nm); \
     break
@@ -486,6 +480,10 @@ int subcmd_train_train(int argc, char **argv, const SubcmdTrainIO *io, SubcmdTra
         return train_usage_error(r, hint, "%s%s", "give at least --data FILE|toyworld, --steps N and --out PATH", "");
     if (!config && !model && !resume)
         return train_usage_error(r, hint, "%s%s", "give --config NAME (a fresh model), --model M or --resume", "");
+    if (config && !model && !resume) {   /* a wrong name fails now, not after the data is read */
+        ModelConfig probe;
+        if (config_for(config, 258, &probe)) return err_code();
+    }
     int old_threads = omp_get_max_threads();
     if (threads) train_set_threads((int)threads);
     char *ckpt = ckpt_opt ? xstrdup(ckpt_opt) : xasprintf("%s.ckpt", out);
@@ -615,15 +613,18 @@ int subcmd_train_train(int argc, char **argv, const SubcmdTrainIO *io, SubcmdTra
                     s + 1, steps, bar, (double)info.loss, (double)info.lr, tps, etas);
             fflush(log);
         }
+        /* without a bar: a line at the start, at every evaluation and every tenth of the run */
+        if (!tty && ((s + 1) % (log_every * 10) == 0 || is_eval || s == start)) {
+            fprintf(log, "step %ld/%ld loss %.4f lr %.2e %.0f tok/s ETA %s\n", s + 1, steps,
+                    (double)info.loss, (double)info.lr, tps, etas);
+            fflush(log);
+        }
         if ((s + 1) % log_every == 0 || is_eval) {
             float val = NAN;
             if (is_eval && d.n > d.n_train) {
                 if ((rc = trainer_eval(tr, &d, 16, &val))) break;
             }
             trainer_log(tr, s + 1, (float)(loss_acc / n_acc), val);
-            if (!tty && ((s + 1) % (log_every * 10) == 0 || is_eval || s == start))
-                fprintf(log, "step %ld/%ld loss %.4f lr %.2e %.0f tok/s ETA %s\n", s + 1, steps,
-                        loss_acc / n_acc, (double)info.lr, tps, etas);
             if (is_eval && isfinite(val)) {
                 fprintf(log, "%sstep %ld: train loss %.4f, val loss %.4f\n", tty ? "\n" : "", s + 1, loss_acc / n_acc, (double)val);
                 r->val_loss = val;
@@ -685,7 +686,7 @@ done:
 
 static int cmd_train(int argc, char **argv)
 {
-    SubcmdTrainIO io = {stderr, &g_interrupt, isatty(STDERR_FILENO), "lectern train --help"};
+    SubcmdTrainIO io = {stderr, &g_interrupt, isatty(STDERR_FILENO), "lectern train --help", 0};
     SubcmdTrainResult r;
     g_interrupt = 0;
     void (*old)(int) = signal(SIGINT, on_sigint);

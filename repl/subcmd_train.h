@@ -19,7 +19,20 @@ int subcmd_train_run(int argc, char **argv);
 /* One line per subcommand, for help texts. */
 extern const char subcmd_train_summary[];
 
-/* The options of `train` (after "usage: lectern "; the REPL's `help train` shows them). */
+/* The options of `train`, one per line (the subcommand's --help and the REPL's help train). */
+#define SUBCMD_TRAIN_OPTIONS \
+    "  --config tiny|small|default|medium|SHAPE   a fresh GPT-2 (or --model M to go on training M)\n" \
+    "  --tokenizer DIR    vocab.json + merges.txt (default: the model's, else trained on the data)\n" \
+    "  --vocab N          size of a tokenizer trained on the data (default 2048)\n" \
+    "  --stories N        toyworld: stories to generate (default 20000, seed from --seed)\n" \
+    "  --batch B --seq T --accum K --lr X --warmup W --weight-decay X --seed S\n" \
+    "  --eval-every N --sample-every N --save-every N --log-every N --prompt TEXT\n" \
+    "  --checkpoint FILE  (default PATH.ckpt)   --resume: go on from the checkpoint\n" \
+    "  --stop-at N        stop (and save the checkpoint) at step N of the --steps schedule\n" \
+    "  --threads N        threads for BLAS and the kernels (default: the machine's)\n" \
+    "  --plot FILE.png    the loss curve as a PNG (a text plot is always printed)"
+
+/* The subcommand's usage, after "usage: lectern ". */
 extern const char subcmd_train_usage[];
 
 /* Where a training run reports, and what stops it. */
@@ -30,9 +43,11 @@ typedef struct {
     int bar;                            /* 1: a progress bar redrawn with \r (a terminal);
                                            0: a log line every tenth of the run */
     const char *hint;                   /* where usage errors point: "lectern train --help" */
+    int allow_load;                     /* --load is accepted (the REPL: r->load) */
 } SubcmdTrainIO;
 
 typedef struct {
+    int load;            /* --load was given (only with io->allow_load) */
     int help;            /* --help was asked: nothing else done (the caller shows the usage) */
     int usage;           /* the failure was in the words given (exit status 2) */
     int interrupted;     /* *interrupt stopped the run after `step`; checkpoint saved */

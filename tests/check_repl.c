@@ -5,6 +5,7 @@
  * state.  Output is captured with open_memstream.
  */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,6 +392,188 @@ START_TEST(test_completion)
 }
 END_TEST
 
+
+/* ---- train (no model from ../shared needed: it trains its own on the toy world) ---- */
+
+/* A tiny, one-thread run over 300 toy-world stories: a fraction of a second. */
+#define TRAIN_SMALL "--data toyworld --stories 300 --vocab 300 --config tiny --batch 4 --seq 32 --threads 1 --seed 5"
+
+/* The number after key in text (NAN when key is absent). */
+static double number_after(const char *text, const char *key)
+{
+    const char *p = strstr(text, key);
+    return p ? strtod(p + strlen(key), NULL) : NAN;
+}
+
+static int exists(const char *path) { return access(path, F_OK) == 0; }
+
+START_TEST(test_train_command)
+{
+    char dir[] = "/tmp/lectern-train-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    Cap c;
+    cap_open(&c);
+    char *line = xasprintf("train " TRAIN_SMALL " --steps 80 --eval-every 20 --sample-every 40 --out %s/a.safetensors"
+                           " --plot %s/a.png", dir, dir);
+    char *o = run_ok(&c, line);
+    free(line);
+    const char *want[] = { "training a 300-token BPE on the data", "model: GPT-2 L=2 C=64 NH=4 T=64",
+                           "step 1/80 loss ", "tok/s ETA ", "step 20: train loss ", "val loss ", "  sample: ",
+                           "(* train, o val)", "loss curve -> ", "done: 80 steps in ", "to use it: load " };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(o, want[i]) != NULL, "no '%s' in:\n%s", want[i], o);
+    double first = number_after(o, "step 1/80 loss "), last = number_after(o, "final train loss ");
+    double val = number_after(o, ", val loss ");
+    ck_assert_msg(isfinite(first) && isfinite(last) && isfinite(val), "losses %g %g %g", first, last, val);
+    /* 80 steps on the toy world take the loss well below where it started (about ln 300) */
+    ck_assert_msg(last < first - 0.5, "loss %g -> %g", first, last);
+    free(o);
+    char *a = xasprintf("%s/a.safetensors", dir), *png = xasprintf("%s/a.png", dir);
+    char *ckpt = xasprintf("%s/a.safetensors.ckpt", dir);
+    ck_assert(exists(a) && exists(png) && exists(ckpt));
+
+    /* the file loads, with its tokenizer, and writes */
+    line = xasprintf("load %s", a);
+    o = run_ok(&c, line);
+    free(line);
+    ck_assert_ptr_nonnull(strstr(o, "loaded "));
+    ck_assert_ptr_nonnull(strstr(o, "2 layers, 4 heads, n_embd 64, n_ctx 64, vocab 300"));
+    free(o);
+    free(run_ok(&c, "prompt Once upon a time"));
+    free(run_ok(&c, "gen 5"));
+    Model *m = c.s->model;
+    Gen *g = c.s->gen;
+    char *probs = run_ok(&c, "probs 5");
+
+    /* every error is one line and the model stays */
+    expect_error(&c, "train", "usage: train --data");
+    expect_error(&c, "train --frob", "unknown option '--frob' (help train)");
+    expect_error(&c, "train --data toyworld --steps", "--steps needs a value");
+    expect_error(&c, "train --data toyworld --config tiny --steps 0 --out x", "bad value '0' for --steps");
+    expect_error(&c, "train --data toyworld --config tiny --steps 3 --lr fast --out x", "bad value 'fast' for --lr");
+    expect_error(&c, "train --data toyworld --config tiny --out x", "give at least --data");
+    expect_error(&c, "train --data toyworld --steps 3 --out x", "give --config NAME");
+    expect_error(&c, "train --data toyworld --config tiny --steps 3 --out x stray", "unexpected word 'stray'");
+    expect_error(&c, "train --data toyworld --config huge --steps 3 --out x", "unknown config 'huge'");
+    expect_error(&c, "train --data /nonexistent/stories.txt --config tiny --steps 3 --out x",
+                 "/nonexistent/stories.txt: No such file");
+    char *empty = xasprintf("%s/empty.txt", dir);
+    fclose(fopen(empty, "w"));
+    line = xasprintf("train --data %s --config tiny --steps 3 --out x", empty);
+    expect_error(&c, line, "empty.txt: empty file");
+    free(line);
+    line = xasprintf("train --data toyworld --steps 3 --resume --out %s/none.safetensors", dir);
+    expect_error(&c, line, "none.safetensors.ckpt: no checkpoint to resume from");
+    free(line);
+    line = xasprintf("train --data toyworld --config tiny --steps 3 --out %s/x.safetensors --tokenizer %s/nodir", dir, dir);
+    expect_error(&c, line, "nodir");
+    free(line);
+    ck_assert_ptr_eq(c.s->model, m);
+    ck_assert_ptr_eq(c.s->gen, g);
+    o = run_ok(&c, "probs 5");
+    ck_assert_str_eq(o, probs);
+    free(o);
+
+    /* Ctrl-C (seen after the first step): the checkpoint is saved, not the model, and the
+     * session goes on with its model; --resume finishes the run */
+    session_interrupt = 1;
+    line = xasprintf("train " TRAIN_SMALL " --steps 30 --out %s/b.safetensors", dir);
+    o = run_ok(&c, line);
+    session_interrupt = 0;
+    char *bckpt = xasprintf("%s/b.safetensors.ckpt", dir), *b = xasprintf("%s/b.safetensors", dir);
+    char *msg = xasprintf("[interrupted after step 1; checkpoint %s: the same train command with --resume", bckpt);
+    ck_assert_msg(strstr(o, msg) != NULL, "%s", o);
+    ck_assert_ptr_null(strstr(o, "done:"));
+    free(msg);
+    free(o);
+    ck_assert(exists(bckpt) && !exists(b));
+    ck_assert_ptr_eq(c.s->model, m);
+    o = run_ok(&c, "probs 5");
+    ck_assert_str_eq(o, probs);
+    free(o);
+    char *resume = xasprintf("%s --resume", line);
+    o = run_ok(&c, resume);
+    free(resume);
+    free(line);
+    ck_assert_msg(strstr(o, "at step 1\n") && strstr(o, "done: 29 steps"), "%s", o);
+    free(o);
+    ck_assert(exists(b));
+    ck_assert_ptr_eq(c.s->model, m);
+
+    /* --load: the trained model becomes the session's, logged as a load */
+    line = xasprintf("train " TRAIN_SMALL " --steps 10 --sample-every 0 --out %s/c.safetensors --load", dir);
+    o = run_ok(&c, line);
+    free(line);
+    char *loaded = xasprintf("loaded %s/c.safetensors", dir);
+    ck_assert_msg(strstr(o, loaded) != NULL, "%s", o);
+    ck_assert_ptr_null(strstr(o, "sample:"));
+    free(loaded);
+    free(o);
+    ck_assert_ptr_ne(c.s->model, m);
+    const char *last_log = c.s->log[c.s->n_log - 1];
+    ck_assert_msg(strncmp(last_log, "load ", 5) == 0 && strstr(last_log, "/c.safetensors"), "%s", last_log);
+    free(run_ok(&c, "prompt Once"));
+    free(run_ok(&c, "step 2"));
+    expect_error(&c, "train --data toyworld --config tiny --steps 3 --out x --load --frob", "unknown option");
+
+    /* help train, and train --help */
+    o = run_ok(&c, "help train");
+    ck_assert(strstr(o, "--load") && strstr(o, "Ctrl-C") && strstr(o, "--resume") && strstr(o, "--plot"));
+    char *o2 = run_ok(&c, "train --help");
+    ck_assert_ptr_nonnull(strstr(o, o2));
+    free(o2);
+    free(o);
+
+    /* JSON: one object on out, the progress on err */
+    c.s->json = 1;
+    line = xasprintf("train " TRAIN_SMALL " --steps 6 --out %s/d.safetensors", dir);
+    o = run_ok(&c, line);
+    free(line);
+    ck_assert_int_eq(count_lines(o), 1);
+    json_error_t je;
+    json_t *j = json_loads(o, 0, &je);
+    ck_assert_ptr_nonnull(j);
+    ck_assert(json_is_true(json_object_get(j, "ok")));
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "steps")), 6);
+    ck_assert(json_real_value(json_object_get(j, "loss")) > 0);
+    ck_assert(json_is_false(json_object_get(j, "interrupted")));
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(j, "out")), "d.safetensors"));
+    json_decref(j);
+    free(o);
+    c.s->json = 0;
+
+    const char *files[] = { "a.safetensors", "a.safetensors.ckpt", "a.png", "b.safetensors", "b.safetensors.ckpt",
+                            "c.safetensors", "c.safetensors.ckpt", "d.safetensors", "d.safetensors.ckpt", "empty.txt" };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *f = xasprintf("%s/%s", dir, files[i]);
+        ck_assert_msg(unlink(f) == 0, "%s", f);
+        free(f);
+    }
+    ck_assert_int_eq(rmdir(dir), 0);
+    free(a); free(png); free(ckpt); free(b); free(bckpt); free(empty); free(probs);
+    cap_close(&c);
+}
+END_TEST
+
+START_TEST(test_train_completion)
+{
+    char **m = line_complete("train --con", "--con", 6);
+    ck_assert_int_eq(count(m), 1);
+    ck_assert(has(m, "--config"));
+    free_list(m);
+    m = line_complete("train --config t", "t", 15);
+    ck_assert_int_eq(count(m), 1);
+    ck_assert(has(m, "tiny"));
+    free_list(m);
+    m = line_complete("train --data to", "to", 13);
+    ck_assert(has(m, "toyworld"));
+    free_list(m);
+    m = line_complete("train --data toyworld --", "--", 22);
+    ck_assert(has(m, "--steps") && has(m, "--out") && has(m, "--resume") && has(m, "--load") && has(m, "--plot"));
+    free_list(m);
+}
+END_TEST
+
 /* ---- with the tiny GPT-2 ---- */
 
 static char *g_model, *g_tok;
@@ -762,6 +945,11 @@ static Suite *repl_suite(void)
     tcase_add_test(tm, test_json_session);
     tcase_add_test(tm, test_attn_view_options_and_plain_branching);
     suite_add_tcase(s, tm);
+    TCase *tt = tcase_create("train");
+    tcase_set_timeout(tt, 120);
+    tcase_add_test(tt, test_train_command);
+    tcase_add_test(tt, test_train_completion);
+    suite_add_tcase(s, tt);
     return s;
 }
 

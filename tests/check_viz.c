@@ -701,6 +701,16 @@ START_TEST(test_layout_output_streams)
     layout_output(wb, "\xD0\tz", 3);          /* a new line; invalid byte and tab made visible */
     ck_assert_int_eq(wb->out_n, 4);
     ck_assert_str_eq(wb->out[3], "\\xD0    z");
+    /* a progress bar: each \r redraws the open line; \r before a newline is dropped */
+    layout_output_break(wb);
+    layout_output(wb, "\rstep 1/9 [#.]", 14);
+    layout_output(wb, "\rstep 2/9 [##]", 14);
+    ck_assert_int_eq(wb->out_n, 5);
+    ck_assert_str_eq(wb->out[4], "step 2/9 [##]");
+    layout_output(wb, "\nval 3.5\r\nend\r", 14);
+    ck_assert_int_eq(wb->out_n, 7);
+    ck_assert_str_eq(wb->out[5], "val 3.5");
+    ck_assert_str_eq(wb->out[6], "end");
     layout_free(wb);
 }
 END_TEST

@@ -150,7 +150,12 @@ void layout_output(Workbench *wb, const char *text, size_t len)
             if (l == 0 || cp < 0x20 || cp == 0x7F) {
                 if (l == 0) l = 1;
                 if (cp == '\t' && l == 1 && text[i] == '\t') { add = "    "; addn = 4; }
-                else if (text[i] == '\r') { add = ""; addn = 0; }
+                else if (text[i] == '\r') {
+                    /* a progress bar redraws its line after \r, as on a terminal; a \r before
+                     * the newline or at the end of the text is dropped */
+                    if (i + 1 < len && text[i + 1] != '\n' && text[i + 1] != '\r') n = 0;
+                    add = ""; addn = 0;
+                }
                 else { snprintf(esc, sizeof esc, "\\x%02X", (unsigned char)text[i]); add = esc; addn = 4; }
             }
             if (n + addn + 1 > cap) {
