@@ -1013,7 +1013,7 @@ const Command commands_table[] = {
       "on from it, step for step as if it had not stopped.\n"
       SUBCMD_TRAIN_OPTIONS "\n"
       "  --load             load the trained model into the session when training ends\n"
-      "  train --data toyworld --stories 2000 --vocab 512 --config tiny --steps 300 --out toy.safetensors --load",
+      "  train --data toyworld --stories 2000 --vocab 1024 --config small --steps 500 --out toy.safetensors --load",
       1, 128, 0, COMPLETE_TRAIN, cmd_train },
     { "lesson", "[NAME|list|next|prev|stop]", "play a lesson: narration, commands, pauses",
       "lesson NAME starts a lesson script (NAME: 01, generation or 01-generation, or a\n"
