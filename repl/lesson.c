@@ -93,6 +93,7 @@ typedef struct {
     int after_command; /* the last item was a command or a check: a check may follow */
     int section_empty; /* nothing since the last pause */
     int seen_content;  /* narration, a command or require: title may no longer come */
+    int seen_model;    /* require model came: require layers may */
 } Parser;
 
 static LessonItem *add_item(Parser *p, LessonKind kind, int line, const char *text, size_t len)
@@ -186,9 +187,32 @@ static int parse_line(Parser *p, const char *path, int ln, const char *line)
     if (wl == 7 && !strncmp(line, "require", 7)) {
         end_paragraph(p);
         char *what = trimmed(arg_after(line, wl));
+        size_t ww = strcspn(what, " \t");
+        if (ww == 6 && !strncmp(what, "layers", 6)) {
+            /* require layers N [TEXT]: N in item->len, TEXT (may be empty) in item->text */
+            const char *num = arg_after(what, ww);
+            char *end;
+            errno = 0;
+            long n = strtol(num, &end, 10);
+            int rc = 0;
+            if (end == num || errno || n < 1 || n > 100000 || (*end && *end != ' ' && *end != '\t'))
+                rc = ERR(ERR_FORMAT, "%s:%d: require layers needs a number of layers (1 or more), got '%s'",
+                         path, ln, num);
+            else if (!p->seen_model)
+                rc = ERR(ERR_FORMAT, "%s:%d: require layers must come after require model", path, ln);
+            if (rc == 0) {
+                const char *text = arg_after(end, 0);
+                add_item(p, LESSON_REQUIRE_LAYERS, ln, text, strlen(text))->len = (size_t)n;
+            }
+            free(what);
+            p->after_command = 0;
+            p->seen_content = 1;
+            return rc;
+        }
         int ok = !strcmp(what, "model");
         if (!ok) {
-            int rc = ERR(ERR_FORMAT, "%s:%d: require what? ('%s'; known: require model)", path, ln, what);
+            int rc = ERR(ERR_FORMAT, "%s:%d: require what? ('%s'; known: require model, require layers N)",
+                         path, ln, what);
             free(what);
             return rc;
         }
@@ -196,6 +220,7 @@ static int parse_line(Parser *p, const char *path, int ln, const char *line)
         add_item(p, LESSON_REQUIRE_MODEL, ln, NULL, 0);
         p->after_command = 0;
         p->seen_content = 1;
+        p->seen_model = 1;
         return 0;
     }
     if (wl == 5 && !strncmp(line, "pause", 5)) {
@@ -758,6 +783,24 @@ int lesson_play(Session *s, Lesson *l, int from, int to, LessonPlay how, LessonR
             run_command(&p, it, it->text);
         } else if (it->kind == LESSON_REQUIRE_MODEL) {
             if (require_model(&p, it) < 0) break;
+        } else if (it->kind == LESSON_REQUIRE_LAYERS) {
+            int have = s->model ? s->model->cfg.n_layer : 0;
+            if (have < (int)it->len) {
+                /* the rest of this part is about layers the model lacks: its note instead */
+                char *note = *it->text ? xstrdup(it->text)
+                                       : xasprintf("(This part needs a model with at least %d layers; the "
+                                                   "loaded one has %d, so it is skipped.)", (int)it->len, have);
+                char *text = lesson_reflow(note, s->width < 96 ? s->width : 96);
+                char *para = xasprintf("%s%s", p.shown && !s->json ? "\n" : "", text);
+                emit_text(&p, s->json ? text : para);
+                free(para);
+                free(text);
+                free(note);
+                int k = 0;
+                while (k + 1 < l->n_sections && l->section[k + 1] <= i) k++;
+                i = l->section[k + 1] - 1;
+                p.have_out = 0;   /* the checks of the skipped part have nothing to read */
+            }
         } else if (p.have_out) {
             check(&p, it);
         }

@@ -9,6 +9,9 @@
  *                          of models/default.safetensors and ../shared/models/gpt2-tiny
  *                          (with ../shared/tokenizers/gpt2); none found: the lesson is
  *                          skipped with a SKIP: line
+ *   require layers N [TEXT] the rest of this part (up to the next pause) needs a model with
+ *                          at least N layers; with fewer, TEXT (or a standard note) is shown
+ *                          instead and the part's commands and checks are skipped
  *   TEXT                   narration: lines that follow each other form a paragraph, which
  *                          is reflowed to the screen width; a blank line ends it; "- "
  *                          starts a list item (indented lines continue it); elsewhere a
@@ -54,6 +57,7 @@ typedef enum {
     LESSON_SAVE_OUTPUT,     /* text: the name */
     LESSON_EXPECT_SAME,     /* text: the name */
     LESSON_EXPECT_DIFFERENT,
+    LESSON_REQUIRE_LAYERS,  /* len: the number of layers; text: the note shown when skipping */
 } LessonKind;
 
 typedef struct {

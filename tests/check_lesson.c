@@ -79,6 +79,15 @@ static void rm_rf(const char *dir)
     free(cmd);
 }
 
+static char *run_ok_cap(Cap *c, const char *line)
+{
+    int rc = session_exec(c->s, line);
+    char *e = take_err(c);
+    ck_assert_msg(rc == 0, "'%s' failed: %s", line, e);
+    free(e);
+    return take_out(c);
+}
+
 /* ---- the parser ---- */
 
 START_TEST(test_parse_structure)
@@ -176,6 +185,11 @@ START_TEST(test_parse_errors)
     parse_bad("Text\ntitle Late\n", "t.lesson:2: title must come before");
     parse_bad("title\nText\n", "t.lesson:1: title needs a text");
     parse_bad("require a tokenizer\n", "t.lesson:1: require what? ('a tokenizer'");
+    parse_bad("require model\nrequire layers\n", "t.lesson:2: require layers needs a number of layers");
+    parse_bad("require model\nrequire layers x\n", "t.lesson:2: require layers needs a number of layers");
+    parse_bad("require model\nrequire layers 0\n", "t.lesson:2: require layers needs a number of layers");
+    parse_bad("require model\nrequire layers 3x\n", "t.lesson:2: require layers needs a number of layers");
+    parse_bad("Text\nrequire layers 3\n", "t.lesson:2: require layers must come after require model");
     parse_bad("Text\n>   \n", "t.lesson:2: '>' needs a command");
     parse_bad("Text\nbad \xff byte\n", "t.lesson:2: not valid UTF-8");
     parse_bad("Text\n\xd0\n", "t.lesson:2: not valid UTF-8");   /* a cut-off sequence */
@@ -760,6 +774,44 @@ START_TEST(test_require_model_found)
 }
 END_TEST
 
+/* require layers N: with fewer layers the rest of the part is skipped and its note shown;
+ * with enough, nothing is shown and the part runs. */
+START_TEST(test_require_layers)
+{
+    const char *model = shared_path("models/gpt2-tiny/model.safetensors", "require layers on the tiny GPT-2");
+    const char *tok = shared_path("tokenizers/gpt2", "require layers on the tiny GPT-2");
+    if (!model || !tok) return;
+    char *dir = temp_dir();
+    char *path = put(dir, "layers.lesson",
+                     "require model\n> set top_k 2\nrequire layers 2\n> set top_k 3\nexpect-contains top_k 3\npause\n"
+                     "Part two.\nrequire layers 3 Нужна модель поглубже: эта часть пропущена.\n> set top_k 4\n"
+                     "expect-contains top_k 4\nNot shown.\npause\nPart three.\nrequire layers 9\n> set top_k 5\n"
+                     "pause\n> set top_p 0.5\nexpect-contains top_p 0.5\n");
+    Cap c;
+    cap_open(&c);
+    char *line = xasprintf("load %s %s", model, tok);
+    free(run_ok_cap(&c, line));
+    free(line);
+    line = xasprintf("lesson %s", path);
+    ck_assert_int_eq(session_exec(c.s, line), 0);
+    free(line);
+    char *o = take_out(&c), *e = take_err(&c);
+    ck_assert_msg(strstr(o, "top_k 3") && strstr(o, "Part two.") && strstr(o, "Part three."), "%s\n%s", o, e);
+    ck_assert_msg(strstr(o, "\nНужна модель поглубже: эта часть пропущена.\n"), "%s", o);
+    ck_assert_msg(strstr(o, "(This part needs a model with at least 9 layers; the loaded one has 2"), "%s", o);
+    ck_assert_msg(!strstr(o, "top_k 4") && !strstr(o, "Not shown") && !strstr(o, "top_k 5"), "%s", o);
+    ck_assert_msg(strstr(o, "(2 checks passed)"), "%s\n%s", o, e);   /* the skipped check is not counted */
+    ck_assert_int_eq(c.s->params.top_k, 3);
+    ck_assert_float_eq(c.s->params.top_p, 0.5f);
+    free(o);
+    free(e);
+    cap_close(&c);
+    free(path);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 /* The lessons of the project: each parses, exists in every language, and the versions
  * run the same commands with the same checks (only the narration differs). */
 START_TEST(test_project_lessons_parallel)
@@ -784,6 +836,12 @@ START_TEST(test_project_lessons_parallel)
             if (a == l[0]->n_items || b == l[1]->n_items) break;
             const LessonItem *x = &l[0]->items[a], *y = &l[1]->items[b];
             ck_assert_msg(x->kind == y->kind, "%s: en line %d and ru line %d differ", names[i], x->line, y->line);
+            if (x->kind == LESSON_REQUIRE_LAYERS) {   /* the same N; the note is in each language */
+                ck_assert_msg(x->len == y->len, "%s: en line %d and ru line %d differ", names[i], x->line, y->line);
+                a++;
+                b++;
+                continue;
+            }
             ck_assert_msg(x->len == y->len && (!x->len || !memcmp(x->text, y->text, x->len)),
                           "%s: en line %d '%s' and ru line %d '%s' differ", names[i], x->line,
                           x->text ? x->text : "", y->line, y->text ? y->text : "");
@@ -818,6 +876,7 @@ static Suite *lesson_suite(void)
     TCase *tm = tcase_create("model");
     tcase_set_timeout(tm, 120);
     tcase_add_test(tm, test_require_model_found);
+    tcase_add_test(tm, test_require_layers);
     suite_add_tcase(s, tm);
     return s;
 }
