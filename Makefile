@@ -22,7 +22,13 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) gsl 2>/dev/null)
 CFLAGS  += -std=c11 -D_GNU_SOURCE -DLECTERN_VERSION='"$(VERSION)"' $(OPT) $(WARN) \
            -fopenmp -MMD -MP -I. $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 # GSL's BLAS calls go to OpenBLAS (not libgslcblas), so gsl_blas_sgemm runs its kernels.
-ENGINE_LIBS := -lgsl -lopenblas $(shell pkg-config --libs libpcre2-8 jansson 2>/dev/null) -lm
+# Its OpenMP build, named explicitly (Debian's alternatives may point libopenblas.so.0 at the
+# pthreads build): with two thread pools, OpenBLAS's threads still spinning after a product
+# took the cores from OpenMP's and two-thread prefill ran 5x slower than one thread.
+OPENBLAS_DIR ?= $(firstword $(wildcard /usr/lib/*/openblas-openmp))
+comma := ,
+OPENBLAS_LIB := $(if $(OPENBLAS_DIR),-L$(OPENBLAS_DIR) -Wl$(comma)-rpath$(comma)$(OPENBLAS_DIR)) -lopenblas
+ENGINE_LIBS := -lgsl $(OPENBLAS_LIB) $(shell pkg-config --libs libpcre2-8 jansson 2>/dev/null) -lm
 VIZ_LIBS    := $(shell pkg-config --libs ncursesw cairo 2>/dev/null)
 REPL_LIBS   := $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 CHECK_LIBS  := $(shell pkg-config --libs check 2>/dev/null)

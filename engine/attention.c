@@ -9,6 +9,8 @@
 #include "engine/attention.h"
 
 #include "engine/effattn.h"
+#include "engine/matvec.h"
+#include "engine/par.h"
 #include "engine/pattern.h"
 
 #include <gsl/gsl_blas.h>
@@ -47,34 +49,45 @@ static void capture_row(float *capture, int cap_rows, int cap_row0, int cap_cols
     memset(dst + nk, 0, sizeof(float) * (size_t)(cap_cols - nk));
 }
 
+/* heads h0..h1 of query row t against keys 0..nk of the cache */
+static void decode_heads(float *out, const float *q, const float *kc, const float *vc, int t,
+                         int ntot, int nk, int h0, int h1, int NH, int NKV, int HS, float scale,
+                         float *scratch, float *capture, int cap_rows, int cap_row0, int cap_cols)
+{
+    const int kvdim = NKV * HS, C = NH * HS, group = NH / NKV;
+    for (int h = h0; h < h1; h++) {
+        const float *qh = q + (size_t)t * C + (size_t)h * HS;
+        const int kvh = h / group;
+        float *att = scratch + (size_t)h * ntot;
+        matvec_dot_rows(att, qh, kc + (size_t)kvh * HS, (size_t)kvdim, HS, nk);
+        for (int j = 0; j < nk; j++) att[j] *= scale;
+        softmax_row(att, nk);
+        matvec_sum_rows(out + (size_t)t * C + (size_t)h * HS, att, vc + (size_t)kvh * HS,
+                        (size_t)kvdim, nk, HS);
+        if (capture) capture_row(capture, cap_rows, cap_row0, cap_cols, h, t, att, nk);
+    }
+}
+
 static void attention_rows(float *out, const float *q, const float *kc, const float *vc,
                            int T, int pos0, int NH, int NKV, int HS, MaskKind mask,
                            float *scratch, float *capture, int cap_rows, int cap_row0, int cap_cols)
 {
-    const int kvdim = NKV * HS, C = NH * HS, group = NH / NKV, ntot = pos0 + T;
+    const int ntot = pos0 + T;
     const float scale = 1.0f / sqrtf((float)HS);
     for (int t = 0; t < T; t++) {
         const int nk = mask == MASK_CAUSAL ? pos0 + t + 1 : ntot;
-        /* Decode stays on one thread until the context is long: OpenBLAS runs the weight
-         * products on its own threads, and OpenMP workers still spinning after a parallel
-         * region would take their cores (vectorised, 12 heads x 640 keys is ~0.5 ms). */
-        #pragma omp parallel for if ((size_t)NH * nk * HS > ((size_t)1 << 20))
-        for (int h = 0; h < NH; h++) {
-            const float *qh = q + (size_t)t * C + (size_t)h * HS;
-            const int kvh = h / group;
-            float *att = scratch + (size_t)h * ntot;
-            for (int j = 0; j < nk; j++) {
-                att[j] = dot(qh, kc + (size_t)j * kvdim + (size_t)kvh * HS, HS) * scale;
-            }
-            softmax_row(att, nk);
-            float *o = out + (size_t)t * C + (size_t)h * HS;
-            memset(o, 0, sizeof(float) * (size_t)HS);
-            for (int j = 0; j < nk; j++) {
-                const float *v = vc + (size_t)j * kvdim + (size_t)kvh * HS;
-                const float a = att[j];
-                for (int i = 0; i < HS; i++) o[i] += a * v[i];
-            }
-            if (capture) capture_row(capture, cap_rows, cap_row0, cap_cols, h, t, att, nk);
+        /* heads in parallel once there is enough work to pay for a fork and join */
+        if (!par_worth((double)NH * nk * HS, 65536)) {
+            decode_heads(out, q, kc, vc, t, ntot, nk, 0, NH, NH, NKV, HS, scale, scratch, capture,
+                         cap_rows, cap_row0, cap_cols);
+            continue;
+        }
+        #pragma omp parallel
+        {
+            long h0, h1;
+            par_share(NH, &h0, &h1);
+            decode_heads(out, q, kc, vc, t, ntot, nk, (int)h0, (int)h1, NH, NKV, HS, scale, scratch,
+                         capture, cap_rows, cap_row0, cap_cols);
         }
     }
 }
@@ -94,7 +107,8 @@ static void attention_blas(float *out, const float *q, const float *kc, const fl
         gsl_matrix_float_view O = gsl_matrix_float_view_array_with_tda(out + (size_t)h * HS, (size_t)T, (size_t)HS, (size_t)C);
         /* scores (T, ntot) = scale * Q_h K_h^T */
         gsl_blas_sgemm(CblasNoTrans, CblasTrans, scale, &Q.matrix, &K.matrix, 0.0f, &S.matrix);
-        #pragma omp parallel for if (T * ntot > 16384)
+        const int par = par_worth((double)T * ntot, 16385);
+        #pragma omp parallel for if (par)  /* (a declined region is cheap next to two sgemms) */
         for (int t = 0; t < T; t++) {
             float *row = scratch + (size_t)t * ntot;
             const int nk = mask == MASK_CAUSAL ? pos0 + t + 1 : ntot;

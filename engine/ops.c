@@ -3,6 +3,8 @@
  * (rmsnorm, RoPE, SwiGLU).  Matrix products: gsl_blas_sgemm / sgemv on non-owning views.
  */
 #include "engine/ops.h"
+#include "engine/matvec.h"
+#include "engine/par.h"
 
 #include <gsl/gsl_blas.h>
 #include <math.h>
@@ -23,11 +25,10 @@ void encoder_forward(float *out, const int *tokens, const float *wte, const floa
     }
 }
 
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                       const float *w, const float *b, int N, int C, float eps)
+static void layernorm_rows(float *out, float *mean, float *rstd, const float *inp,
+                           const float *w, const float *b, long n0, long n1, int C, float eps)
 {
-    #pragma omp parallel for if (N > 16)
-    for (int n = 0; n < N; n++) {
+    for (long n = n0; n < n1; n++) {
         const float *x = inp + (size_t)n * C;
         float *o = out + (size_t)n * C;
         float m = 0.0f;
@@ -43,11 +44,25 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
     }
 }
 
-void rmsnorm_forward(float *out, float *rrms, const float *inp, const float *w,
-                     int N, int C, float eps)
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                       const float *w, const float *b, int N, int C, float eps)
 {
-    #pragma omp parallel for if (N > 16)
-    for (int n = 0; n < N; n++) {
+    if (!par_worth(N, 17)) {
+        layernorm_rows(out, mean, rstd, inp, w, b, 0, N, C, eps);
+        return;
+    }
+    #pragma omp parallel
+    {
+        long n0, n1;
+        par_share(N, &n0, &n1);
+        layernorm_rows(out, mean, rstd, inp, w, b, n0, n1, C, eps);
+    }
+}
+
+static void rmsnorm_rows(float *out, float *rrms, const float *inp, const float *w,
+                         long n0, long n1, int C, float eps)
+{
+    for (long n = n0; n < n1; n++) {
         const float *x = inp + (size_t)n * C;
         float *o = out + (size_t)n * C;
         float ss = 0.0f;
@@ -58,23 +73,37 @@ void rmsnorm_forward(float *out, float *rrms, const float *inp, const float *w,
     }
 }
 
+void rmsnorm_forward(float *out, float *rrms, const float *inp, const float *w,
+                     int N, int C, float eps)
+{
+    if (!par_worth(N, 17)) {
+        rmsnorm_rows(out, rrms, inp, w, 0, N, C, eps);
+        return;
+    }
+    #pragma omp parallel
+    {
+        long n0, n1;
+        par_share(N, &n0, &n1);
+        rmsnorm_rows(out, rrms, inp, w, n0, n1, C, eps);
+    }
+}
+
 void matmul_forward(float *out, const float *inp, const Linear *lin, int N)
 {
     const int in = lin->in, outd = lin->out;
     int wrows = lin->layout == W_OUT_IN ? outd : in;
     int wcols = lin->layout == W_OUT_IN ? in : outd;
+    if (N == 1) {
+        /* one row: a matrix-vector product that reads each weight once (decode is
+         * bandwidth-bound; see matvec.c) */
+        matvec_forward(out, inp, lin);
+        return;
+    }
     gsl_matrix_float_const_view W = gsl_matrix_float_const_view_array_with_tda(lin->w, (size_t)wrows, (size_t)wcols, (size_t)lin->ld);
     float beta = 0.0f;
     if (lin->b) {
         for (int n = 0; n < N; n++) memcpy(out + (size_t)n * outd, lin->b, sizeof(float) * (size_t)outd);
         beta = 1.0f;
-    }
-    if (N == 1) {
-        /* one row: a matrix-vector product reads each weight once (decode is bandwidth-bound) */
-        gsl_vector_float_const_view x = gsl_vector_float_const_view_array(inp, (size_t)in);
-        gsl_vector_float_view y = gsl_vector_float_view_array(out, (size_t)outd);
-        gsl_blas_sgemv(lin->layout == W_OUT_IN ? CblasNoTrans : CblasTrans, 1.0f, &W.matrix, &x.vector, beta, &y.vector);
-        return;
     }
     gsl_matrix_float_const_view X = gsl_matrix_float_const_view_array(inp, (size_t)N, (size_t)in);
     gsl_matrix_float_view Y = gsl_matrix_float_view_array(out, (size_t)N, (size_t)outd);
@@ -98,21 +127,47 @@ void matmul_forward_naive(float *out, const float *inp, const Linear *lin, int N
 
 #define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
 
-void gelu_forward(float *out, const float *inp, size_t N)
+static void gelu_range(float *out, const float *inp, long i0, long i1)
 {
-    #pragma omp parallel for if (N > 65536)
-    for (size_t i = 0; i < N; i++) {
+    for (long i = i0; i < i1; i++) {
         float x = inp[i];
         out[i] = 0.5f * x * (1.0f + tanhf(GELU_SCALE * (x + 0.044715f * x * x * x)));
     }
 }
 
-void swiglu_forward(float *out, const float *a, const float *g, size_t N)
+void gelu_forward(float *out, const float *inp, size_t N)
 {
-    #pragma omp parallel for if (N > 65536)
-    for (size_t i = 0; i < N; i++) {
+    if (!par_worth((double)N, 65537)) {
+        gelu_range(out, inp, 0, (long)N);
+        return;
+    }
+    #pragma omp parallel
+    {
+        long i0, i1;
+        par_share((long)N, &i0, &i1);
+        gelu_range(out, inp, i0, i1);
+    }
+}
+
+static void swiglu_range(float *out, const float *a, const float *g, long i0, long i1)
+{
+    for (long i = i0; i < i1; i++) {
         float x = a[i];
         out[i] = x * (1.0f / (1.0f + expf(-x))) * g[i];
+    }
+}
+
+void swiglu_forward(float *out, const float *a, const float *g, size_t N)
+{
+    if (!par_worth((double)N, 65537)) {
+        swiglu_range(out, a, g, 0, (long)N);
+        return;
+    }
+    #pragma omp parallel
+    {
+        long i0, i1;
+        par_share((long)N, &i0, &i1);
+        swiglu_range(out, a, g, i0, i1);
     }
 }
 

@@ -16,6 +16,7 @@
  * References: llama2.c runq.c (quantize, matmul), export.py (quantize_q80).
  */
 #include "engine/q8.h"
+#include "engine/par.h"
 
 #include "engine/err.h"
 
@@ -289,9 +290,11 @@ void matmul_q8_forward(float *out, const int8_t *xq, const float *xs, const Line
     /* Blocks of rows per thread; small products stay on one thread (fork/join costs more). */
     const int block = 16;
     const int nblocks = (rows + block - 1) / block;
-    const double work = (double)rows * lin->in * N;
-    (void)work;  /* read only by the OpenMP if clause */
-#pragma omp parallel for schedule(static) if (work >= 65536.0)
+    if (!par_worth((double)rows * lin->in * N, 65536.0)) {
+        q8_rows(dot, out, xq, xs, lin, N, 0, rows);
+        return;
+    }
+#pragma omp parallel for schedule(static)
     for (int b = 0; b < nblocks; b++) {
         int r0 = b * block, r1 = r0 + block < rows ? r0 + block : rows;
         q8_rows(dot, out, xq, xs, lin, N, r0, r1);

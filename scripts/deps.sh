@@ -15,9 +15,10 @@ command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 have_pc ncursesw     || missing+=(libncurses-dev)
 have_hdr readline/readline.h || missing+=(libreadline-dev)
 have_pc gsl          || missing+=(libgsl-dev)
-# OpenBLAS is GSL's CBLAS here; its development package provides libopenblas.so.
-{ ls /usr/lib/*/libopenblas.so >/dev/null 2>&1 || ls /usr/lib/libopenblas.so >/dev/null 2>&1; } \
-                     || missing+=(libopenblas-dev)
+# OpenBLAS is GSL's CBLAS here, in its OpenMP build: Lectern's own loops use OpenMP, and one
+# thread pool for both keeps the two from fighting over the cores (see the Makefile).
+{ ls /usr/lib/*/openblas-openmp/libopenblas.so >/dev/null 2>&1 || ls /usr/lib/libopenblas.so >/dev/null 2>&1; } \
+                     || missing+=(libopenblas-openmp-dev)
 have_pc check        || missing+=(check)
 have_pc libpcre2-8   || missing+=(libpcre2-dev)
 have_pc jansson      || missing+=(libjansson-dev)
