@@ -99,6 +99,8 @@ wait_for '^ 0 Hello +│@@· · ·' || true
 
 # the probabilities pane: top-k bars beside model and sampled probabilities
 cmd "set top_k 3"
+# the pane's header names the setting once the command has run (the bars below were there before)
+wait_for 'top-k 3' || true
 wait_for '│1 [^ ]+ +0\.[0-9]{4} [▏▎▍▌▋▊▉█]+ +0\.[0-9]{4} [▏▎▍▌▋▊▉█]' || true
 expect '│4 [^ ]+ +0\.[0-9]{4} [▏▎▍▌▋▊▉█]+ +cut' "a token cut by top-k is marked"
 expect 'top-k 3' "the sampler settings are on the pane"
