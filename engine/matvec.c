@@ -106,31 +106,46 @@ static void cols_axpy(float *y, const float *x, const float *w, size_t ld, int i
     }
 }
 
-void matvec_forward(float *y, const float *x, const Linear *lin)
+/* this thread's share of one product inside a parallel region */
+static void matvec_share(float *y, const float *x, const Linear *lin)
 {
     const int in = lin->in, out = lin->out;
     const size_t ld = (size_t)lin->ld;
-    const int rows = lin->layout == W_OUT_IN;
-    if (!par_worth((double)in * out, MATVEC_PARALLEL_MIN)) {
-        if (rows) rows_dot(y, x, lin->w, ld, in, 0, out, lin->b);
-        else cols_axpy(y, x, lin->w, ld, in, 0, out, lin->b);
+    long lo, hi;
+    if (lin->layout == W_OUT_IN) {
+        /* one contiguous share of rows per thread */
+        par_share(out, &lo, &hi);
+        if (lo < hi) rows_dot(y, x, lin->w, ld, in, (int)lo, (int)hi, lin->b);
+    } else {
+        /* shares of whole 64-byte lines, so no two threads write one cache line */
+        par_share((out + 15) / 16, &lo, &hi);
+        lo *= 16;
+        hi = 16 * hi < out ? 16 * hi : out;
+        if (lo < hi) cols_axpy(y, x, lin->w, ld, in, (int)lo, (int)hi, lin->b);
+    }
+}
+
+void matvec_forward_n(float *const *ys, const float *x, const Linear *const *lins, int n)
+{
+    double work = 0;
+    for (int k = 0; k < n; k++) work += (double)lins[k]->in * lins[k]->out;
+    if (!par_worth(work, MATVEC_PARALLEL_MIN)) {
+        for (int k = 0; k < n; k++) {
+            const Linear *lin = lins[k];
+            if (lin->layout == W_OUT_IN) rows_dot(ys[k], x, lin->w, (size_t)lin->ld, lin->in, 0, lin->out, lin->b);
+            else cols_axpy(ys[k], x, lin->w, (size_t)lin->ld, lin->in, 0, lin->out, lin->b);
+        }
         return;
     }
+    /* one fork and join for all of them: the outputs are independent, so a thread goes on to
+     * its share of the next product without waiting for the other */
     #pragma omp parallel
-    {
-        long lo, hi;
-        if (rows) {
-            /* one contiguous share of rows per thread */
-            par_share(out, &lo, &hi);
-            if (lo < hi) rows_dot(y, x, lin->w, ld, in, (int)lo, (int)hi, lin->b);
-        } else {
-            /* shares of whole 64-byte lines, so no two threads write one cache line */
-            par_share((out + 15) / 16, &lo, &hi);
-            lo *= 16;
-            hi = 16 * hi < out ? 16 * hi : out;
-            if (lo < hi) cols_axpy(y, x, lin->w, ld, in, (int)lo, (int)hi, lin->b);
-        }
-    }
+    for (int k = 0; k < n; k++) matvec_share(ys[k], x, lins[k]);
+}
+
+void matvec_forward(float *y, const float *x, const Linear *lin)
+{
+    matvec_forward_n(&y, x, &lin, 1);
 }
 
 void matvec_dot_rows(float *y, const float *x, const float *w, size_t ld, int in, int rows)
