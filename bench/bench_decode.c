@@ -234,7 +234,10 @@ static int run_case(const Case *k, int threads)
     const double runc = threads == 1 && k->runc_tok_s_1 > 0 ? k->runc_tok_s_1 : k->runc_tok_s;
     if (runc > 0) {
         const double runc_frac = runc * (double)bytes / (RUNC_BW_GBS * 1e9);
-        printf("  %5.2fx  %5.2fx", decode / runc, fr / runc_frac);
+        /* run.c feeds a prompt through the decode path one token at a time, so its time to
+         * first token on 256 tokens is about 256 of its decode steps */
+        const double ttft_runc = (256 <= prompt_len ? 256 : prompt_len) / runc;
+        printf("  %5.2fx  %5.2fx  %6.1fx", decode / runc, fr / runc_frac, ttft_runc / median(t256, reps));
     }
     printf("\n");
     fflush(stdout);
@@ -266,11 +269,12 @@ int main(int argc, char **argv)
            "2 threads, best of 5 passes over 1 GiB) just before it decodes, and \"of bnd\" is the\n"
            "median of the rounds' decode / (bw / weight bytes per token).  \"vs run.c\": decode over\n"
            "run.c's recorded tok/s; \"norm\": the same with both as fractions of their own bound\n"
-           "(run.c's measured at %.0f GB/s), which is the fair one when this machine's bandwidth differs.\n",
+           "(run.c's measured at %.0f GB/s), which is the fair one when this machine's bandwidth differs;\n"
+           "\"ttft vs run.c\": 256 / run.c's decode tok/s (it feeds a prompt one token at a time) over ttft256.\n",
            RUNC_BW_GBS);
     printf("%-12s %-11s %s  %5s  %8s %8s %6s  %8s %6s  %7s  %17s  %s\n", "shape", "format", "thr",
            "bw", "decode", "bound", "of bnd", "prefill", "x dec", "ttft256", "RSS MB / budget",
-           "vs run.c   norm");
+           "vs run.c   norm  ttft vs run.c");
     printf("%-12s %-11s %s  %5s  %8s %8s %6s  %8s %6s  %7s\n", "", "", "   ", "GB/s", "tok/s", "tok/s", "",
            "tok/s", "", "ms");
     for (int i = 0; i < nc; i++) {
