@@ -19,7 +19,11 @@
  * the oracle tolerances; tests compare it with the double-accumulating naive product.
  */
 #include "engine/matvec.h"
+#include "engine/err.h"
 #include "engine/par.h"
+
+#include <omp.h>
+#include <stdlib.h>
 
 #include <string.h>
 
@@ -77,60 +81,158 @@ static void rows_dot(float *y, const float *x, const float *w, size_t ld, int in
     }
 }
 
-/* y[c0..c1) = b + sum_i x[i] W[i, c0..c1) for a row-major (in, out) matrix: each row of W
- * contributes a contiguous strip, so the strip of y stays in L1 while W streams past */
+/* y[c0..c1) = b + sum_i x[i] W[i, c0..c1) for a row-major (in, out) matrix.  Eight rows of
+ * W at a time, so the strip of y is loaded and stored once per eight rows of weights (one
+ * row at a time was store-bound at a third of the bandwidth), and each row's strip is a
+ * contiguous run the prefetcher follows. */
 static void cols_axpy(float *y, const float *x, const float *w, size_t ld, int in, int c0, int c1,
                       const float *b)
 {
-    /* strips of at most 1024 columns (4 KiB of y) */
-    for (int s0 = c0; s0 < c1; s0 += 1024) {
-        const int s1 = s0 + 1024 < c1 ? s0 + 1024 : c1;
-        if (b) memcpy(y + s0, b + s0, sizeof(float) * (size_t)(s1 - s0));
-        else memset(y + s0, 0, sizeof(float) * (size_t)(s1 - s0));
-        for (int i = 0; i < in; i++) {
-            const float xi = x[i];
-            const float *wr = w + (size_t)i * ld;
-            int c = s0;
+    if (b) memcpy(y + c0, b + c0, sizeof(float) * (size_t)(c1 - c0));
+    else memset(y + c0, 0, sizeof(float) * (size_t)(c1 - c0));
+    int i = 0;
+    for (; i + 8 <= in; i += 8) {
+        const float *w0 = w + (size_t)i * ld;
+        int c = c0;
 #ifdef MATVEC_AVX2
-            const __m256 xv = _mm256_set1_ps(xi);
-            for (; c + 16 <= s1; c += 16) {
-                _mm256_storeu_ps(y + c, _mm256_fmadd_ps(_mm256_loadu_ps(wr + c), xv, _mm256_loadu_ps(y + c)));
-                _mm256_storeu_ps(y + c + 8,
-                                 _mm256_fmadd_ps(_mm256_loadu_ps(wr + c + 8), xv, _mm256_loadu_ps(y + c + 8)));
-            }
-            for (; c + 8 <= s1; c += 8)
-                _mm256_storeu_ps(y + c, _mm256_fmadd_ps(_mm256_loadu_ps(wr + c), xv, _mm256_loadu_ps(y + c)));
+        __m256 v[8];
+        for (int u = 0; u < 8; u++) v[u] = _mm256_set1_ps(x[i + u]);
+        for (; c + 8 <= c1; c += 8) {
+            const float *wc = w0 + c;
+            __m256 a = _mm256_fmadd_ps(_mm256_loadu_ps(wc), v[0], _mm256_loadu_ps(y + c));
+            __m256 d = _mm256_mul_ps(_mm256_loadu_ps(wc + ld), v[1]);
+            a = _mm256_fmadd_ps(_mm256_loadu_ps(wc + 2 * ld), v[2], a);
+            d = _mm256_fmadd_ps(_mm256_loadu_ps(wc + 3 * ld), v[3], d);
+            a = _mm256_fmadd_ps(_mm256_loadu_ps(wc + 4 * ld), v[4], a);
+            d = _mm256_fmadd_ps(_mm256_loadu_ps(wc + 5 * ld), v[5], d);
+            a = _mm256_fmadd_ps(_mm256_loadu_ps(wc + 6 * ld), v[6], a);
+            d = _mm256_fmadd_ps(_mm256_loadu_ps(wc + 7 * ld), v[7], d);
+            _mm256_storeu_ps(y + c, _mm256_add_ps(a, d));
+        }
 #endif
-            for (; c < s1; c++) y[c] += xi * wr[c];
+        for (; c < c1; c++) {
+            float acc = 0.0f;
+            for (int u = 0; u < 8; u++) acc += x[i + u] * w0[(size_t)u * ld + c];
+            y[c] += acc;
         }
     }
+    for (; i < in; i++) {
+        const float xi = x[i];
+        const float *wr = w + (size_t)i * ld;
+        int c = c0;
+#ifdef MATVEC_AVX2
+        const __m256 xv = _mm256_set1_ps(xi);
+        for (; c + 8 <= c1; c += 8)
+            _mm256_storeu_ps(y + c, _mm256_fmadd_ps(_mm256_loadu_ps(wr + c), xv, _mm256_loadu_ps(y + c)));
+#endif
+        for (; c < c1; c++) y[c] += xi * wr[c];
+    }
+}
+
+/* A thread's partial sums for an (in, out) product: grown on first use and kept, one per
+ * thread, so decoding allocates nothing after its first step. */
+static _Thread_local float *part_buf;
+static _Thread_local size_t part_n;
+
+static float *part_scratch(size_t n)
+{
+    if (n > part_n) {
+        free(part_buf);
+        part_buf = xmalloc(sizeof(float) * n);
+        part_n = n;
+    }
+    return part_buf;
+}
+
+/* Products k0..k1 are column blocks of one (in, out) matrix side by side (GPT-2's c_attn
+ * split into q, k, v): the same input, the same row stride, each block starting where the
+ * previous one ends.  Run together, a thread reads whole rows instead of three strips. */
+static int cols_group_end(const Linear *const *lins, int k0, int n)
+{
+    int k1 = k0 + 1;
+    while (k1 < n && lins[k1]->layout == W_IN_OUT && lins[k1]->in == lins[k0]->in &&
+           lins[k1]->ld == lins[k0]->ld && lins[k1]->w == lins[k1 - 1]->w + lins[k1 - 1]->out &&
+           !lins[k1]->wq8)
+        k1++;
+    return k1;
+}
+
+/* Inside a parallel region, this thread's part of products k0..k1 of one (in, out) matrix.
+ * Splitting the columns would give each thread a strip of every row, a strided read the
+ * prefetcher follows badly (half the bandwidth here); instead each thread takes a
+ * contiguous block of rows, sums its partial outputs over the full width, and after a
+ * barrier each thread adds up one share of the columns from every thread's partials. */
+static void cols_group_share(float *const *ys, const float *x, const Linear *const *lins, int k0,
+                             int k1, float **parts)
+{
+    const Linear *l0 = lins[k0];
+    int width = 0;
+    for (int k = k0; k < k1; k++) width += lins[k]->out;
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    float *p = part_scratch((size_t)width);
+    long r0, r1;
+    par_share(l0->in, &r0, &r1);
+    if (r0 < r1)
+        cols_axpy(p, x + r0, l0->w + (size_t)r0 * (size_t)l0->ld, (size_t)l0->ld, (int)(r1 - r0), 0, width, NULL);
+    else
+        memset(p, 0, sizeof(float) * (size_t)width);
+    parts[t] = p;
+    #pragma omp barrier
+    long c0, c1;
+    par_share((width + 15) / 16, &c0, &c1);  /* whole 64-byte lines of the output */
+    c0 *= 16;
+    c1 = 16 * c1 < width ? 16 * c1 : width;
+    int base = 0;
+    for (int k = k0; k < k1; k++) {
+        const Linear *lin = lins[k];
+        const int lo = (int)(c0 > base ? c0 : base) - base;
+        const int hi = (int)(c1 < base + lin->out ? c1 : base + lin->out) - base;
+        for (int c = lo; c < hi; c++) {
+            float v = lin->b ? lin->b[c] : 0.0f;
+            for (int u = 0; u < nt; u++) v += parts[u][base + c];
+            ys[k][c] = v;
+        }
+        base += lin->out;
+    }
+    /* the partials are read until every thread is done with them */
+    #pragma omp barrier
+}
+
+void matvec_forward_n(float *const *ys, const float *x, const Linear *const *lins, int n)
+{
+    double work = 0;
+    for (int k = 0; k < n; k++) work += (double)lins[k]->in * lins[k]->out;
+    if (!par_worth(work, MATVEC_PARALLEL_MIN)) {
+        for (int k = 0; k < n; k++) {
+            const Linear *lin = lins[k];
+            if (lin->layout == W_OUT_IN) rows_dot(ys[k], x, lin->w, (size_t)lin->ld, lin->in, 0, lin->out, lin->b);
+            else cols_axpy(ys[k], x, lin->w, (size_t)lin->ld, lin->in, 0, lin->out, lin->b);
+        }
+        return;
+    }
+    const int maxt = omp_get_max_threads();
+    float **parts = xmalloc(sizeof(float *) * (size_t)maxt);
+    /* one fork and join for all of them; products of rows need no barrier between them (the
+     * outputs are independent), so a thread goes on to its share of the next one at once */
+    #pragma omp parallel
+    for (int k = 0; k < n;) {
+        if (lins[k]->layout == W_OUT_IN) {
+            long lo, hi;
+            par_share(lins[k]->out, &lo, &hi);
+            if (lo < hi) rows_dot(ys[k], x, lins[k]->w, (size_t)lins[k]->ld, lins[k]->in, (int)lo, (int)hi, lins[k]->b);
+            k++;
+        } else {
+            const int k1 = cols_group_end(lins, k, n);
+            cols_group_share(ys, x, lins, k, k1, parts);
+            k = k1;
+        }
+    }
+    free(parts);
 }
 
 void matvec_forward(float *y, const float *x, const Linear *lin)
 {
-    const int in = lin->in, out = lin->out;
-    const size_t ld = (size_t)lin->ld;
-    const int rows = lin->layout == W_OUT_IN;
-    if (!par_worth((double)in * out, MATVEC_PARALLEL_MIN)) {
-        if (rows) rows_dot(y, x, lin->w, ld, in, 0, out, lin->b);
-        else cols_axpy(y, x, lin->w, ld, in, 0, out, lin->b);
-        return;
-    }
-    #pragma omp parallel
-    {
-        long lo, hi;
-        if (rows) {
-            /* one contiguous share of rows per thread */
-            par_share(out, &lo, &hi);
-            if (lo < hi) rows_dot(y, x, lin->w, ld, in, (int)lo, (int)hi, lin->b);
-        } else {
-            /* shares of whole 64-byte lines, so no two threads write one cache line */
-            par_share((out + 15) / 16, &lo, &hi);
-            lo *= 16;
-            hi = 16 * hi < out ? 16 * hi : out;
-            if (lo < hi) cols_axpy(y, x, lin->w, ld, in, (int)lo, (int)hi, lin->b);
-        }
-    }
+    matvec_forward_n(&y, x, &lin, 1);
 }
 
 void matvec_dot_rows(float *y, const float *x, const float *w, size_t ld, int in, int rows)

@@ -7,6 +7,9 @@
 
 /* y (lin->out) = x (lin->in) . W (+ b), W in either layout.  y must not alias x. */
 void matvec_forward(float *y, const float *x, const Linear *lin);
+/* ys[k] = x . W_k (+ b_k) for k < n, all from the same input, in one parallel region (decode's
+ * q, k, v and the two halves of SwiGLU's first layer).  No ys[k] may alias x. */
+void matvec_forward_n(float *const *ys, const float *x, const Linear *const *lins, int n);
 
 /* The same kernels on the calling thread alone, for callers that parallelise themselves
  * (decode attention over the KV cache, one head per thread):

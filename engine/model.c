@@ -7,6 +7,7 @@
  * References: llama2.c run.c forward(), llm.c gpt2_forward().
  */
 #include "engine/model.h"
+#include "engine/matvec.h"
 
 #include <math.h>
 #include <omp.h>
@@ -116,6 +117,26 @@ static void linear_forward(RunState *s, float *out, const float *inp, const Line
     }
 }
 
+/* Several Linears of the same input (q, k, v; SwiGLU's fc and gate).  Decoding, float weights
+ * share one parallel region; int8 weights share one quantisation of the input. */
+static void linear_forward_n(RunState *s, float *const *outs, const float *inp,
+                             const Linear *const *lins, int n, int T)
+{
+    int q8 = 0, same_group = 1;
+    for (int k = 0; k < n; k++) {
+        q8 += lins[k]->wq8 != NULL;
+        same_group &= lins[k]->q8_group == lins[0]->q8_group;
+    }
+    if (T == 1 && q8 == 0) {
+        matvec_forward_n(outs, inp, lins, n);
+    } else if (q8 == n && same_group) {
+        quantize_q8_forward(s->xq, s->xs, inp, T, lins[0]->in, lins[0]->q8_group);
+        for (int k = 0; k < n; k++) matmul_q8_forward(outs[k], s->xq, s->xs, lins[k], T);
+    } else {
+        for (int k = 0; k < n; k++) linear_forward(s, outs[k], inp, lins[k], T);
+    }
+}
+
 static void norm_forward(const ModelConfig *c, float *out, const float *inp, const float *w,
                          const float *b, int N)
 {
@@ -154,9 +175,11 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, int pos
 
             /* attention: q, k, v of the new rows; k and v go straight into the cache */
             norm_forward(c, s->xb, x, w->ln1_w, w->ln1_b, T);
-            linear_forward(s, s->q, s->xb, &w->q, T);
-            linear_forward(s, krow, s->xb, &w->k, T);
-            linear_forward(s, vrow, s->xb, &w->v, T);
+            {
+                float *const outs[3] = {s->q, krow, vrow};
+                const Linear *const lins[3] = {&w->q, &w->k, &w->v};
+                linear_forward_n(s, outs, s->xb, lins, 3, T);
+            }
             if (c->pos == POS_ROPE) {
                 rope_forward(s->q, T, NH, HS, pos, c->rope_theta);
                 rope_forward(krow, T, NKV, HS, pos, c->rope_theta);
@@ -177,11 +200,13 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, int pos
 
             /* feed-forward */
             norm_forward(c, s->xb, x, w->ln2_w, w->ln2_b, T);
-            linear_forward(s, s->hb, s->xb, &w->fc, T);
             if (c->ffn == FFN_SWIGLU) {
-                linear_forward(s, s->hb2, s->xb, &w->fc_gate, T);
+                float *const outs[2] = {s->hb, s->hb2};
+                const Linear *const lins[2] = {&w->fc, &w->fc_gate};
+                linear_forward_n(s, outs, s->xb, lins, 2, T);
                 swiglu_forward(s->hb, s->hb, s->hb2, (size_t)T * H);
             } else {
+                linear_forward(s, s->hb, s->xb, &w->fc, T);
                 gelu_forward(s->hb, s->hb, (size_t)T * H);
             }
             linear_forward(s, s->xb, s->hb, &w->proj, T);

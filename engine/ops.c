@@ -127,11 +127,14 @@ void matmul_forward_naive(float *out, const float *inp, const Linear *lin, int N
 
 #define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
 
+/* 0.5 x (1 + tanh u) is x sigmoid(2u) = x / (1 + e^-2u): the same function, one expf instead
+ * of a tanhf (glibc's tanhf and the expm1f inside it were 14% of a GPT-2 prefill).  For
+ * u -> -inf, e^-2u overflows to inf and the result is -0, as it should be. */
 static void gelu_range(float *out, const float *inp, long i0, long i1)
 {
     for (long i = i0; i < i1; i++) {
         float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + tanhf(GELU_SCALE * (x + 0.044715f * x * x * x)));
+        out[i] = x / (1.0f + expf(-2.0f * GELU_SCALE * (x + 0.044715f * x * x * x)));
     }
 }
 
