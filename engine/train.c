@@ -45,11 +45,17 @@ TrainConfig train_config_default(void)
 void openblas_set_num_threads(int n);
 int openblas_get_num_threads(void);
 
+int openblas_get_parallel(void);
+
 /* Inside the trainer OpenBLAS runs single-threaded and the products are split across
  * OpenMP's threads instead (ops_backward.c): one pool of threads, not two spinning against
- * each other.  The caller's setting comes back afterwards (inference keeps its threads). */
+ * each other.  The caller's setting comes back afterwards (inference keeps its threads).
+ * OpenBLAS's OpenMP build (the one the Makefile links) already runs single-threaded inside
+ * an OpenMP region, and there openblas_set_num_threads(1) would set OpenMP's own thread
+ * count to 1 and serialise the whole trainer (it did: 2.1x llm.c instead of 3.6x). */
 static int blas_single(void)
 {
+    if (openblas_get_parallel() == 2) return 0;  /* 2: the OpenMP build */
     const int n = openblas_get_num_threads();
     if (n != 1) openblas_set_num_threads(1);
     return n;
@@ -57,7 +63,7 @@ static int blas_single(void)
 
 static void blas_restore(int n)
 {
-    if (n != 1) openblas_set_num_threads(n);
+    if (n > 1) openblas_set_num_threads(n);
 }
 
 void train_set_threads(int n)
