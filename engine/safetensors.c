@@ -471,6 +471,13 @@ const char *safetensors_meta_key(const SafeTensors *st, int i)
 
 const char *safetensors_path(const SafeTensors *st) { return st ? st->path : NULL; }
 
+int safetensors_in_map(const SafeTensors *st, const void *p, size_t n)
+{
+    if (!st || !st->map) return 0;
+    const char *a = st->map, *q = p;
+    return q >= a && n <= st->map_len && (size_t)(q - a) <= st->map_len - n;
+}
+
 /* ---- writing ---------------------------------------------------------------------------- */
 
 /* Builds the JSON header for the tensors laid out back to back.  Returns 0 or ERR_ARG. */

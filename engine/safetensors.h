@@ -32,6 +32,8 @@ const char *safetensors_meta(const SafeTensors *st, const char *key, size_t *len
 int safetensors_meta_count(const SafeTensors *st);
 const char *safetensors_meta_key(const SafeTensors *st, int i);
 const char *safetensors_path(const SafeTensors *st);
+/* nonzero when [p, p + n) lies inside the file mapping of st (opened with safetensors_open) */
+int safetensors_in_map(const SafeTensors *st, const void *p, size_t n);
 
 /* Writes tensors (in the given order) plus metadata key/value pairs to path, atomically
  * (a temporary file renamed into place).  meta_keys/meta_vals may be NULL when n_meta is 0. */
