@@ -88,6 +88,7 @@ static double read_bandwidth(int nthreads)
 }
 
 void openblas_set_num_threads(int n);
+char *openblas_get_corename(void);
 
 static void set_threads(int n)
 {
@@ -263,6 +264,10 @@ int main(int argc, char **argv)
         {"stories110M", "llama2c-q8", 88.8, 0},
     };
     const int nc = (int)(sizeof cases / sizeof cases[0]);
+    /* prefill is sgemm: which OpenBLAS kernels run decides it (OPENBLAS_CORETYPE can force them) */
+    printf("bench_decode: OpenBLAS kernels %s%s%s\n", openblas_get_corename(),
+           getenv("OPENBLAS_CORETYPE") ? ", forced by OPENBLAS_CORETYPE=" : "",
+           getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "");
     printf("bench_decode: decode = 256 tokens after a 1-token prompt (run.c -n 256); prefill = a\n"
            "512-token prompt (128 when the context is shorter); ttft256 = prefill of 256 tokens.\n");
     printf("Medians of 5 rounds; each round measures the memory read bandwidth (bw,\n"

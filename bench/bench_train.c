@@ -113,9 +113,15 @@ static int bench(const char *label, const char *shape, double llmc_ms, int steps
     return 0;
 }
 
+char *openblas_get_corename(void);
+
 int main(int argc, char **argv)
 {
     err_install_gsl_handler();
+    /* training is mostly sgemm: say which OpenBLAS kernels ran (OPENBLAS_CORETYPE can force them) */
+    printf("bench_train: OpenBLAS kernels %s%s%s\n", openblas_get_corename(),
+           getenv("OPENBLAS_CORETYPE") ? ", forced by OPENBLAS_CORETYPE=" : "",
+           getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "");
     int steps = 0, rc = 0, any = 0, threads = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) steps = atoi(argv[++i]);
