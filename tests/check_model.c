@@ -19,6 +19,7 @@
 #include "engine/model_io.h"
 #include "engine/ops.h"
 #include "engine/safetensors.h"
+#include "engine/tensor.h"
 #include "tests/util/oracle.h"
 #include "tests/util/testutil.h"
 
@@ -160,6 +161,105 @@ static void check_logits(const char *seq)
     free(lg); free(step); free(ids); free(want);
     model_free(m);
 }
+
+/* The Conv1D weights are transposed at load both from the mapped file (F32: its pages are
+ * then dropped) and from an owned conversion (F16: the conversion is replaced).  The same
+ * values stored both ways must give bit-identical logits, and close to the F32 original. */
+static char *write_variant(const char *dir, const char *cfg_json, size_t cfg_len, const SafeTensors *st,
+                           int as_f16)
+{
+    char *out = malloc(strlen(dir) + 64);
+    sprintf(out, "%s/%s", dir, as_f16 ? "f16" : "f32");
+    ck_assert_int_eq(mkdir(out, 0755), 0);
+    char path[512];
+    snprintf(path, sizeof path, "%s/config.json", out);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(cfg_json, 1, cfg_len, f), cfg_len);
+    fclose(f);
+    const int n = safetensors_count(st);
+    Tensor *ts = calloc((size_t)n, sizeof *ts);
+    void **bufs = calloc((size_t)n, sizeof *bufs);
+    for (int i = 0; i < n; i++) {
+        ts[i] = *safetensors_get(st, i);
+        ck_assert_int_eq(ts[i].dtype, DT_F32);
+        const size_t cnt = ts[i].nbytes / 4;
+        const float *src = ts[i].data;
+        if (as_f16) {
+            uint16_t *h = malloc(cnt * 2);
+            for (size_t k = 0; k < cnt; k++) h[k] = float_to_half(src[k]);
+            ts[i].dtype = DT_F16;
+            ts[i].nbytes = cnt * 2;
+            bufs[i] = h;
+        } else {
+            float *g = malloc(cnt * 4);
+            for (size_t k = 0; k < cnt; k++) g[k] = half_to_float(float_to_half(src[k]));
+            bufs[i] = g;
+        }
+        ts[i].data = bufs[i];
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors", out);
+    ck_assert_msg(safetensors_write(path, ts, n, NULL, NULL, 0) == 0, "%s", err_msg());
+    for (int i = 0; i < n; i++) free(bufs[i]);
+    free(bufs);
+    free(ts);
+    return out;
+}
+
+static float *tiny_logits(const char *dir, const int *ids, int n)
+{
+    Model *m = NULL;
+    ck_assert_msg(model_load(&m, dir, NULL) == 0, "%s", err_msg());
+    RunState s;
+    ck_assert_int_eq(runstate_init(&s, &m->cfg, 0, n), 0);
+    const size_t Vp = (size_t)m->cfg.padded_vocab;
+    float *lg = malloc(sizeof(float) * (size_t)n * Vp);
+    ck_assert_int_eq(model_forward(m, &s, ids, n, 0, lg, 1, NULL), 0);
+    /* and a decode step over the cache, the path that reads the transposed rows one by one */
+    float *step = malloc(sizeof(float) * Vp);
+    ck_assert_int_eq(model_forward(m, &s, ids + n - 1, 1, n - 1, step, 0, NULL), 0);
+    ck_assert_msg(max_abs_diff(step, lg + (size_t)(n - 1) * Vp, Vp) < 2e-5, "decode differs from prefill");
+    free(step);
+    runstate_done(&s);
+    model_free(m);
+    return lg;
+}
+
+START_TEST(test_tiny_f16_and_f32_load_alike)
+{
+    const char *dir = shared_path("models/gpt2-tiny", "tiny GPT-2 load variants");
+    const char *ip = shared_path("oracles/gpt2-tiny/hello.ids", "oracle ids");
+    if (!dir || !ip) return;
+    char src[512];
+    snprintf(src, sizeof src, "%s/model.safetensors", dir);
+    SafeTensors *st = NULL;
+    ck_assert_msg(safetensors_open(&st, src) == 0, "%s", err_msg());
+    snprintf(src, sizeof src, "%s/config.json", dir);
+    size_t cfg_len = 0;
+    char *cfg = read_file(src, &cfg_len);
+    ck_assert_ptr_nonnull(cfg);
+    char tmpl[] = "/tmp/lectern-f16-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    char *d16 = write_variant(tmpl, cfg, cfg_len, st, 1), *d32 = write_variant(tmpl, cfg, cfg_len, st, 0);
+    int n;
+    int *ids = oracle_read_ids(ip, &n);
+    ck_assert_ptr_nonnull(ids);
+    float *l16 = tiny_logits(d16, ids, n), *l32 = tiny_logits(d32, ids, n), *l0 = tiny_logits(dir, ids, n);
+    Model *m = NULL;
+    ck_assert_int_eq(model_load(&m, dir, NULL), 0);
+    const size_t cnt = (size_t)n * (size_t)m->cfg.padded_vocab;
+    model_free(m);
+    ck_assert_msg(memcmp(l16, l32, sizeof(float) * cnt) == 0, "F16 and rounded F32 files give different logits");
+    const double d = max_abs_diff(l16, l0, cnt);
+    ck_assert_msg(d > 0 && d < 0.05, "F16 rounding moved the logits by %g", d);
+    free(l16); free(l32); free(l0); free(ids); free(cfg);
+    safetensors_free(st);
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
+    ck_assert_int_eq(system(cmd), 0);
+    free(d16); free(d32);
+}
+END_TEST
 
 START_TEST(test_tiny_logits_hello) { check_logits("hello"); }
 END_TEST
@@ -493,6 +593,7 @@ int main(void)
     tc = tcase_create("gpt2-tiny");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_tiny_logits_hello);
+    tcase_add_test(tc, test_tiny_f16_and_f32_load_alike);
     tcase_add_test(tc, test_tiny_logits_rand40);
     tcase_add_test(tc, test_tiny_greedy_hello);
     tcase_add_test(tc, test_tiny_greedy_rand40);
