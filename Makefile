@@ -4,6 +4,16 @@
 # does nothing.  Sources are found by wildcard, so a new engine/viz/repl file or a new
 # tests/check_*.c suite needs no edit here.
 
+# The deps step runs here, while the Makefile is read, not only as a prerequisite: the flags
+# below come from pkg-config and from where the OpenBLAS build lives, and on a fresh machine
+# they must see the packages the step installs (as a prerequisite it would run too late,
+# after they were computed).  Not for clean or deps itself.
+ifeq ($(filter clean deps,$(MAKECMDGOALS)),)
+ifneq ($(shell bash scripts/deps.sh --quiet >&2; echo $$?),0)
+$(error the deps step failed: see the message above, or run make deps)
+endif
+endif
+
 CC      ?= cc
 BUILD   ?= build
 BIN     := bin
