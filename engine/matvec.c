@@ -210,8 +210,9 @@ void matvec_forward_n(float *const *ys, const float *x, const Linear *const *lin
         }
         return;
     }
-    const int maxt = omp_get_max_threads();
-    float **parts = xmalloc(sizeof(float *) * (size_t)maxt);
+    /* where each thread's partial sums are, for the (in, out) products; on the stack, since
+     * this runs several times per decoded token */
+    float *parts[omp_get_max_threads()];
     /* one fork and join for all of them; products of rows need no barrier between them (the
      * outputs are independent), so a thread goes on to its share of the next one at once */
     #pragma omp parallel
@@ -227,7 +228,6 @@ void matvec_forward_n(float *const *ys, const float *x, const Linear *const *lin
             k = k1;
         }
     }
-    free(parts);
 }
 
 void matvec_forward(float *y, const float *x, const Linear *lin)
