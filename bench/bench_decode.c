@@ -20,41 +20,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench/bench_util.h"
 #include "engine/err.h"
 #include "engine/llama2c.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static long rss_peak_kb(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    long kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
-    fclose(f);
-    return kb;
-}
 
 /* GB/s of a streaming read with nthreads threads: the best of several passes. */
 static double read_bandwidth(int nthreads)
@@ -226,7 +196,7 @@ static int run_case(const Case *k, int threads)
     }
     const double decode = median(dec_r, reps), prefill = median(pre_r, reps);
     size_t kv = (size_t)2 * cfg.n_layer * s.max_T * model_kv_dim(&cfg) * sizeof(float);
-    long rss = rss_peak_kb();
+    long rss = vm_hwm_kb();
     double budget = ((double)m->weight_bytes + (double)kv) * 1.10 / 1024.0 / 1024.0;
     const double fr = median(frac, reps);
     printf("%-12s %-11s %d  %5.1f  %8.1f %8.1f %5.0f%%  %8.1f %5.1fx  %7.1f  %7.0f / %-7.0f",
