@@ -1,6 +1,7 @@
 /* ops — forward operations over flat float buffers (see ops.h).
  * References: llm.c train_gpt2.c (layernorm/matmul/gelu/residual), llama2.c run.c
- * (rmsnorm, RoPE, SwiGLU).  Matrix products: gsl_blas_sgemm / sgemv on non-owning views.
+ * (rmsnorm, RoPE, SwiGLU).  Matrix products: gsl_blas_sgemm on non-owning views; one input
+ * row (decode) goes to matvec_forward (engine/matvec.c).
  */
 #include "engine/ops.h"
 #include "engine/matvec.h"
