@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -288,6 +289,9 @@ static size_t resident_bytes(void)
     return ok ? (size_t)res * (size_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
+/* OpenBLAS's own call: which kernel family runs the matrix products (prefill, training) */
+char *openblas_get_corename(void);
+
 static int cmd_info(Session *s, const CmdArgs *a)
 {
     int rc = need_model(s);
@@ -322,7 +326,14 @@ static int cmd_info(Session *s, const CmdArgs *a)
                    (double)s->params.temperature, s->params.top_k, (double)s->params.top_p,
                    s->params.seed);
     session_printf(s, "context    %d tokens (%d from the prompt)\n", t->n, t->n_prompt);
+    /* speeds quoted in a class depend on these: a teacher comparing machines needs them */
+    const char *forced = getenv("OPENBLAS_CORETYPE");
+    session_printf(s, "compute    %d threads (OpenMP); matrix products in OpenBLAS's %s kernels%s%s%s\n",
+                   omp_get_max_threads(), openblas_get_corename(), forced ? " (OPENBLAS_CORETYPE=" : "",
+                   forced ? forced : "", forced ? ")" : "");
 
+    json_set(s, "threads", json_integer(omp_get_max_threads()));
+    json_set(s, "blas_kernels", json_string(openblas_get_corename()));
     json_set(s, "path", m->path ? json_string(m->path) : json_null());
     json_set(s, "format", m->format ? json_string(m->format) : json_null());
     json_t *cfg = json_object();
@@ -825,7 +836,7 @@ const Command commands_table[] = {
       "model loaded before stays loaded.\n"
       "  load ../shared/models/gpt2-tiny ../shared/tokenizers/gpt2",
       1, 2, 0, COMPLETE_FILE, cmd_load },
-    { "info", "", "the model's configuration, parameter count and memory",
+    { "info", "", "the model's configuration, parameter count, memory, threads and BLAS kernels",
       "Shows the loaded model's file and format, its configuration (layers, heads, widths,\n"
       "context length, vocabulary), the blocks it is made of, the attention kernel, the\n"
       "parameter count, the memory of weights, KV cache and the whole process, the sampler\n"

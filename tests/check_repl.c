@@ -622,6 +622,11 @@ START_TEST(test_real_session)
     ck_assert_ptr_nonnull(strstr(o, "Hello, my dog is cute and"));
     ck_assert_ptr_nonnull(strstr(o, ". the"));   /* the two forced tokens */
     free(o);
+    /* info names the threads and the BLAS kernels that the speeds depend on */
+    o = run_ok(&c, "info");
+    ck_assert_msg(strstr(o, "compute    ") && strstr(o, " threads (OpenMP)") && strstr(o, "OpenBLAS's "),
+                  "info: %s", o);
+    free(o);
     /* greedy continuation matches nanoGPT's (../shared/oracles/gpt2-tiny/greedy_hello.txt) */
     free(run_ok(&c, "prompt Hello, my dog is cute and"));
     free(run_ok(&c, "step 3"));
