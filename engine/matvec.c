@@ -8,8 +8,11 @@
  * fought for them, and each call paid for a thread hand-off), reaching about a third of the
  * bandwidth bound; llama2.c's run.c, a plain OpenMP loop over rows, reaches about half.
  *
- * Here: OpenMP splits the output rows (W_OUT_IN) or output columns (W_IN_OUT) into one
- * contiguous share per thread, so each core reads one linear stream.  A row is one dot
+ * Here: OpenMP gives each thread one contiguous share of the weight rows, so each core reads
+ * one linear stream: shares of output rows for (out, in) weights, and for (in, out) weights
+ * shares of input rows summed into per-thread partial outputs (cols_group_share).  Lectern
+ * loads Hugging Face GPT-2's (in, out) weights transposed, so the second form is left to
+ * callers that build (in, out) views themselves (the trainer's sampling).  A row is one dot
  * product with four FMA chains; the input vector comes from L1 each time.  (Running four rows
  * side by side, to read the input once per four rows, was slower: 21 against 28 GB/s on one
  * core here, as four streams a row apart prefetch worse than one.)  Small products stay on one
@@ -19,12 +22,12 @@
  * the oracle tolerances; tests compare it with the double-accumulating naive product.
  */
 #include "engine/matvec.h"
+
 #include "engine/err.h"
 #include "engine/par.h"
 
 #include <omp.h>
 #include <stdlib.h>
-
 #include <string.h>
 
 #if defined(__AVX2__) && defined(__FMA__)
