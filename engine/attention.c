@@ -1,19 +1,19 @@
 /* attention — exact softmax attention over the KV cache (see attention.h).
  *
  * Two paths compute the same thing: for one query (decode) a loop per head over the
- * cached keys, heads in parallel; for many queries (prefill) per head two matrix products,
- * scores = Q_h K_h^T and out_h = P V_h, through gsl_blas_sgemm on strided views of the
- * cache (no copy), with the row softmax in between.  Reference: llama2.c run.c forward()
+ * cached keys, heads in parallel; for many queries (prefill) per head and block of rows two
+ * matrix products, scores = Q_h K_h^T and out_h = P V_h, through gemm_forward (gemm.c) on
+ * strided views of the cache (no copy), with the row softmax in between.  Reference: llama2.c run.c forward()
  * (the per-head loop), nanoGPT CausalSelfAttention (the matrix form).
  */
 #include "engine/attention.h"
 
 #include "engine/effattn.h"
+#include "engine/gemm.h"
 #include "engine/matvec.h"
 #include "engine/par.h"
 #include "engine/pattern.h"
 
-#include <gsl/gsl_blas.h>
 #include <math.h>
 #include <string.h>
 
@@ -92,32 +92,61 @@ static void attention_rows(float *out, const float *q, const float *kc, const fl
     }
 }
 
+/* Rows t0..t1 of one head: scores for the keys those rows may see, softmax, times V.
+ * scr holds (t1 - t0) x ntot floats. */
+static void attention_block(float *out, const float *q, const float *kc, const float *vc, int T,
+                            int pos0, int NH, int NKV, int HS, MaskKind mask, int h, int t0, int t1,
+                            float *scr, float *capture, int cap_rows, int cap_row0, int cap_cols)
+{
+    const int kvdim = NKV * HS, C = NH * HS, kvh = h / (NH / NKV), rows = t1 - t0;
+    /* causal rows t0..t1 see keys 0..pos0+t1 at most: the block skips the rest of the
+     * triangle, about half of the products of a long prompt */
+    const int nkb = mask == MASK_CAUSAL ? pos0 + t1 : pos0 + T;
+    const float scale = 1.0f / sqrtf((float)HS);
+    /* scores (rows, nkb) = scale * Q_h K_h^T */
+    gemm_forward(scr, (size_t)nkb, q + (size_t)t0 * C + (size_t)h * HS, (size_t)C,
+                 kc + (size_t)kvh * HS, (size_t)kvdim, 1, NULL, scale, rows, nkb, HS);
+    for (int t = t0; t < t1; t++) {
+        float *row = scr + (size_t)(t - t0) * nkb;
+        const int nk = mask == MASK_CAUSAL ? pos0 + t + 1 : nkb;
+        softmax_row(row, nk);
+        memset(row + nk, 0, sizeof(float) * (size_t)(nkb - nk)); /* masked keys weigh 0 */
+        if (capture) capture_row(capture, cap_rows, cap_row0, cap_cols, h, t, row, nk);
+    }
+    /* out_h (rows, HS) = P V_h */
+    gemm_forward(out + (size_t)t0 * C + (size_t)h * HS, (size_t)C, scr, (size_t)nkb,
+                 vc + (size_t)kvh * HS, (size_t)kvdim, 0, NULL, 1.0f, rows, HS, nkb);
+}
+
+/* Many query rows: per head and block of rows two matrix products (gemm.c) over strided
+ * views of the cache.  The (head, block) pieces are independent, so threads take whole
+ * pieces, largest first, each with its own slice of scratch (T x ntot floats in all). */
 static void attention_blas(float *out, const float *q, const float *kc, const float *vc,
                            int T, int pos0, int NH, int NKV, int HS, MaskKind mask,
                            float *scratch, float *capture, int cap_rows, int cap_row0, int cap_cols)
 {
-    const int kvdim = NKV * HS, C = NH * HS, group = NH / NKV, ntot = pos0 + T;
-    const float scale = 1.0f / sqrtf((float)HS);
-    for (int h = 0; h < NH; h++) {
-        const int kvh = h / group;
-        gsl_matrix_float_const_view Q = gsl_matrix_float_const_view_array_with_tda(q + (size_t)h * HS, (size_t)T, (size_t)HS, (size_t)C);
-        gsl_matrix_float_const_view K = gsl_matrix_float_const_view_array_with_tda(kc + (size_t)kvh * HS, (size_t)ntot, (size_t)HS, (size_t)kvdim);
-        gsl_matrix_float_const_view V = gsl_matrix_float_const_view_array_with_tda(vc + (size_t)kvh * HS, (size_t)ntot, (size_t)HS, (size_t)kvdim);
-        gsl_matrix_float_view S = gsl_matrix_float_view_array(scratch, (size_t)T, (size_t)ntot);
-        gsl_matrix_float_view O = gsl_matrix_float_view_array_with_tda(out + (size_t)h * HS, (size_t)T, (size_t)HS, (size_t)C);
-        /* scores (T, ntot) = scale * Q_h K_h^T */
-        gsl_blas_sgemm(CblasNoTrans, CblasTrans, scale, &Q.matrix, &K.matrix, 0.0f, &S.matrix);
-        const int par = par_worth((double)T * ntot, 16385);
-        #pragma omp parallel for if (par)  /* (a declined region is cheap next to two sgemms) */
-        for (int t = 0; t < T; t++) {
-            float *row = scratch + (size_t)t * ntot;
-            const int nk = mask == MASK_CAUSAL ? pos0 + t + 1 : ntot;
-            softmax_row(row, nk);
-            memset(row + nk, 0, sizeof(float) * (size_t)(ntot - nk)); /* masked keys weigh 0 */
-            if (capture) capture_row(capture, cap_rows, cap_row0, cap_cols, h, t, row, nk);
+    const int ntot = pos0 + T;
+    int nthr = par_worth((double)NH * T * ntot * HS, 1 << 20) ? omp_get_max_threads() : 1;
+    if (nthr > T) nthr = T;
+    const int rb = T / nthr < 64 ? T / nthr : 64;  /* nthr * rb <= T: the slices fit */
+    const int nb = (T + rb - 1) / rb, pieces = NH * nb;
+    if (nthr == 1) {
+        for (int i = 0; i < pieces; i++) {
+            const int b = i / NH, t0 = b * rb, t1 = t0 + rb < T ? t0 + rb : T;
+            attention_block(out, q, kc, vc, T, pos0, NH, NKV, HS, mask, i % NH, t0, t1, scratch,
+                            capture, cap_rows, cap_row0, cap_cols);
         }
-        /* out_h (T, HS) = P V_h */
-        gsl_blas_sgemm(CblasNoTrans, CblasNoTrans, 1.0f, &S.matrix, &V.matrix, 0.0f, &O.matrix);
+        return;
+    }
+    #pragma omp parallel num_threads(nthr)
+    {
+        float *scr = scratch + (size_t)omp_get_thread_num() * rb * ntot;
+        #pragma omp for schedule(dynamic, 1)
+        for (int i = 0; i < pieces; i++) {
+            const int b = nb - 1 - i / NH, t0 = b * rb, t1 = t0 + rb < T ? t0 + rb : T;
+            attention_block(out, q, kc, vc, T, pos0, NH, NKV, HS, mask, i % NH, t0, t1, scr,
+                            capture, cap_rows, cap_row0, cap_cols);
+        }
     }
 }
 

@@ -1,13 +1,14 @@
 /* ops — forward operations over flat float buffers (see ops.h).
  * References: llm.c train_gpt2.c (layernorm/matmul/gelu/residual), llama2.c run.c
- * (rmsnorm, RoPE, SwiGLU).  Matrix products: gsl_blas_sgemm on non-owning views; one input
- * row (decode) goes to matvec_forward (engine/matvec.c).
+ * (rmsnorm, RoPE, SwiGLU).  Matrix products: many rows go to gemm_forward (engine/gemm.c:
+ * AVX-512 where the CPU has it, OpenBLAS's sgemm elsewhere); one input row (decode) goes to
+ * matvec_forward (engine/matvec.c).
  */
 #include "engine/ops.h"
+#include "engine/gemm.h"
 #include "engine/matvec.h"
 #include "engine/par.h"
 
-#include <gsl/gsl_blas.h>
 #include <math.h>
 #include <string.h>
 
@@ -89,27 +90,29 @@ void rmsnorm_forward(float *out, float *rrms, const float *inp, const float *w,
     }
 }
 
-void matmul_forward(float *out, const float *inp, const Linear *lin, int N)
+static void matmul_rows(float *out, const float *inp, const Linear *lin, int N, int blas)
 {
     const int in = lin->in, outd = lin->out;
-    int wrows = lin->layout == W_OUT_IN ? outd : in;
-    int wcols = lin->layout == W_OUT_IN ? in : outd;
     if (N == 1) {
         /* one row: a matrix-vector product that reads each weight once (decode is
          * bandwidth-bound; see matvec.c) */
         matvec_forward(out, inp, lin);
         return;
     }
-    gsl_matrix_float_const_view W = gsl_matrix_float_const_view_array_with_tda(lin->w, (size_t)wrows, (size_t)wcols, (size_t)lin->ld);
-    float beta = 0.0f;
-    if (lin->b) {
-        for (int n = 0; n < N; n++) memcpy(out + (size_t)n * outd, lin->b, sizeof(float) * (size_t)outd);
-        beta = 1.0f;
-    }
-    gsl_matrix_float_const_view X = gsl_matrix_float_const_view_array(inp, (size_t)N, (size_t)in);
-    gsl_matrix_float_view Y = gsl_matrix_float_view_array(out, (size_t)N, (size_t)outd);
-    gsl_blas_sgemm(CblasNoTrans, lin->layout == W_OUT_IN ? CblasTrans : CblasNoTrans, 1.0f,
-                   &X.matrix, &W.matrix, beta, &Y.matrix);
+    /* many rows (a prefill, a training batch): a matrix-matrix product (see gemm.c) */
+    (blas ? gemm_forward_blas : gemm_forward)(out, (size_t)outd, inp, (size_t)in, lin->w,
+                                              (size_t)lin->ld, lin->layout == W_OUT_IN, lin->b,
+                                              1.0f, N, outd, in);
+}
+
+void matmul_forward(float *out, const float *inp, const Linear *lin, int N)
+{
+    matmul_rows(out, inp, lin, N, 0);
+}
+
+void matmul_forward_blas(float *out, const float *inp, const Linear *lin, int N)
+{
+    matmul_rows(out, inp, lin, N, 1);
 }
 
 void matmul_forward_naive(float *out, const float *inp, const Linear *lin, int N)

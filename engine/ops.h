@@ -25,6 +25,8 @@ void rmsnorm_forward(float *out, float *rrms, const float *inp, const float *w,
 
 /* out (N, lin->out) = inp (N, lin->in) . W (+ b), W in either layout. */
 void matmul_forward(float *out, const float *inp, const Linear *lin, int N);
+/* The same through OpenBLAS always (training's forward; see gemm_forward_blas). */
+void matmul_forward_blas(float *out, const float *inp, const Linear *lin, int N);
 void matmul_forward_naive(float *out, const float *inp, const Linear *lin, int N);
 
 /* GELU, tanh form (GPT-2's gelu_new): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */

@@ -60,14 +60,14 @@ void matmul_forward_train(float *out, const float *inp, const Linear *lin, int N
     int nt = omp_get_max_threads();
     if (nt > 1 && (double)N * lin->in * lin->out < 2e6) nt = 1;
     if (nt <= 1 || N < 2 * nt) {
-        matmul_forward(out, inp, lin, N);
+        matmul_forward_blas(out, inp, lin, N);
         return;
     }
     /* rows are independent: each thread runs the ordinary forward on its block */
     #pragma omp parallel for num_threads(nt) schedule(static, 1)
     for (int t = 0; t < nt; t++) {
         const int n0 = (int)((long)N * t / nt), n1 = (int)((long)N * (t + 1) / nt);
-        if (n1 > n0) matmul_forward(out + (size_t)n0 * lin->out, inp + (size_t)n0 * lin->in, lin, n1 - n0);
+        if (n1 > n0) matmul_forward_blas(out + (size_t)n0 * lin->out, inp + (size_t)n0 * lin->in, lin, n1 - n0);
     }
 }
 

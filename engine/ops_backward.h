@@ -16,8 +16,9 @@
 
 #include "engine/model.h"
 
-/* matmul_forward with the rows split across OpenMP threads, each block one
- * single-threaded product (the same values as matmul_forward). */
+/* matmul_forward_blas with the rows split across OpenMP threads, each block one
+ * single-threaded product (the same values as matmul_forward_blas: OpenBLAS, so the default
+ * model's training run is reproduced byte for byte; see gemm.h). */
 void matmul_forward_train(float *out, const float *inp, const Linear *lin, int N);
 
 /* encoder: dwte[tokens[b,t]] += dout[b,t]; dwpe[t] += dout[b,t] (dwpe may be NULL).
