@@ -22,6 +22,7 @@
 
 #include "bench/bench_util.h"
 #include "engine/err.h"
+#include "engine/gemm.h"
 #include "engine/llama2c.h"
 #include "engine/model.h"
 #include "engine/sampler.h"
@@ -162,7 +163,7 @@ static int run_case(const Case *k, int threads)
     Sampler *smp = sampler_alloc(cfg.vocab_size, SAMPLER_DEFAULTS);  /* plain multinomial, T = 1 */
     int *toks = xmalloc(sizeof(int) * (size_t)ctx);
     for (int i = 0; i < ctx; i++) toks[i] = (i * 7919) % cfg.vocab_size;
-    double tp[8], td[8], t256[8], bw[8], frac[8], bound[8];
+    double tp[8], td[8], t256[8], bw[8], frac[8], bound[8], vsblas[8];
     /* one untimed pass first: it faults the mapped weights in */
     model_forward(m, &s, toks, prompt_len, 0, s.logits, 0, NULL);
     for (int r = 0; r < reps; r++) {
@@ -173,6 +174,12 @@ static int run_case(const Case *k, int threads)
         t0 = now();
         model_forward(m, &s, toks, prompt_len, 0, s.logits, 0, NULL);
         tp[r] = now() - t0;
+        /* the same prefill with every product on OpenBLAS, the reference for gemm.c */
+        gemm_select(GEMM_BLAS);
+        t0 = now();
+        model_forward(m, &s, toks, prompt_len, 0, s.logits, 0, NULL);
+        vsblas[r] = (now() - t0) / tp[r];
+        gemm_select(GEMM_AUTO);
         model_forward(m, &s, toks, 1, 0, s.logits, 0, NULL);
         t0 = now();
         int tok = sampler_sample(smp, s.logits, cfg.vocab_size, NULL, NULL);
@@ -199,9 +206,10 @@ static int run_case(const Case *k, int threads)
     long rss = vm_hwm_kb();
     double budget = ((double)m->weight_bytes + (double)kv) * 1.10 / 1024.0 / 1024.0;
     const double fr = median(frac, reps);
-    printf("%-12s %-11s %d  %5.1f  %8.1f %8.1f %5.0f%%  %8.1f %5.1fx  %7.1f  %7.0f / %-7.0f",
+    printf("%-12s %-11s %d  %5.1f  %8.1f %8.1f %5.0f%%  %8.1f %5.1fx %5.2fx  %7.1f  %7.0f / %-7.0f",
            k->shape, k->format, threads, median(bw, reps), decode, median(bound, reps), 100.0 * fr,
-           prefill, median(xdec, reps), 1e3 * median(t256, reps), (double)rss / 1024.0, budget);
+           prefill, median(xdec, reps), median(vsblas, reps), 1e3 * median(t256, reps),
+           (double)rss / 1024.0, budget);
     const double runc = threads == 1 && k->runc_tok_s_1 > 0 ? k->runc_tok_s_1 : k->runc_tok_s;
     if (runc > 0) {
         const double runc_frac = runc * (double)bytes / (RUNC_BW_GBS * 1e9);
@@ -238,6 +246,8 @@ int main(int argc, char **argv)
     printf("bench_decode: OpenBLAS kernels %s%s%s\n", openblas_get_corename(),
            getenv("OPENBLAS_CORETYPE") ? ", forced by OPENBLAS_CORETYPE=" : "",
            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "");
+    printf("bench_decode: prompt products (engine/gemm.c) on %s; \"vs blas\": prefill tok/s over the same\n"
+           "prefill with every product on OpenBLAS, measured in the same round.\n", gemm_impl_name());
     printf("bench_decode: decode = 256 tokens after a 1-token prompt (run.c -n 256); prefill = a\n"
            "512-token prompt (128 when the context is shorter); ttft256 = prefill of 256 tokens.\n");
     printf("Medians of 5 rounds; each round measures the memory read bandwidth (bw,\n"
@@ -247,11 +257,11 @@ int main(int argc, char **argv)
            "(run.c's measured at %.0f GB/s), which is the fair one when this machine's bandwidth differs;\n"
            "\"ttft vs run.c\": 256 / run.c's decode tok/s (it feeds a prompt one token at a time) over ttft256.\n",
            RUNC_BW_GBS);
-    printf("%-12s %-11s %s  %5s  %8s %8s %6s  %8s %6s  %7s  %17s  %s\n", "shape", "format", "thr",
-           "bw", "decode", "bound", "of bnd", "prefill", "x dec", "ttft256", "RSS MB / budget",
-           "vs run.c   norm  ttft vs run.c");
-    printf("%-12s %-11s %s  %5s  %8s %8s %6s  %8s %6s  %7s\n", "", "", "   ", "GB/s", "tok/s", "tok/s", "",
-           "tok/s", "", "ms");
+    printf("%-12s %-11s %s  %5s  %8s %8s %6s  %8s %6s %6s  %7s  %17s  %s\n", "shape", "format", "thr",
+           "bw", "decode", "bound", "of bnd", "prefill", "x dec", "vs blas", "ttft256",
+           "RSS MB / budget", "vs run.c   norm  ttft vs run.c");
+    printf("%-12s %-11s %s  %5s  %8s %8s %6s  %8s %6s %6s  %7s\n", "", "", "   ", "GB/s", "tok/s", "tok/s", "",
+           "tok/s", "", "", "ms");
     for (int i = 0; i < nc; i++) {
         if (argc > 1 && strcmp(argv[1], cases[i].shape) != 0) continue;
         if (argc > 2 && strcmp(argv[2], cases[i].format) != 0) continue;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/gemm.h"
 #include "engine/err.h"
 #include "repl/commands.h"
 #include "repl/line.h"
@@ -625,6 +626,9 @@ START_TEST(test_real_session)
     /* info names the threads and the BLAS kernels that the speeds depend on */
     o = run_ok(&c, "info");
     ck_assert_msg(strstr(o, "compute    ") && strstr(o, " threads (OpenMP)") && strstr(o, "OpenBLAS's "),
+                  "info: %s", o);
+    /* and whether the prompt's products run on gemm.c's own kernel */
+    ck_assert_msg(!strstr(o, "Lectern's AVX-512 kernel") == !!strcmp(gemm_impl_name(), "avx512"),
                   "info: %s", o);
     free(o);
     /* greedy continuation matches nanoGPT's (../shared/oracles/gpt2-tiny/greedy_hello.txt) */
