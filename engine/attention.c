@@ -13,6 +13,7 @@
 #include "engine/matvec.h"
 #include "engine/par.h"
 #include "engine/pattern.h"
+#include "engine/vexp.h"
 
 #include <math.h>
 #include <string.h>
@@ -36,9 +37,22 @@ static void softmax_row(float *x, int n)
     float m = x[0];
     for (int j = 1; j < n; j++) if (x[j] > m) m = x[j];
     float s = 0.0f;
-    for (int j = 0; j < n; j++) { x[j] = expf(x[j] - m); s += x[j]; }
+    int j = 0;
+#ifdef VEXP_AVX2
+    const __m256 mv = _mm256_set1_ps(m);
+    __m256 sv = _mm256_setzero_ps();
+    for (; j + 8 <= n; j += 8) {
+        const __m256 e = vexp8(_mm256_sub_ps(_mm256_loadu_ps(x + j), mv));
+        _mm256_storeu_ps(x + j, e);
+        sv = _mm256_add_ps(sv, e);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, sv);
+    s = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+#endif
+    for (; j < n; j++) { x[j] = vexp1(x[j] - m); s += x[j]; }
     float inv = 1.0f / s;
-    for (int j = 0; j < n; j++) x[j] *= inv;
+    for (j = 0; j < n; j++) x[j] *= inv;
 }
 
 static void capture_row(float *capture, int cap_rows, int cap_row0, int cap_cols,

@@ -80,7 +80,15 @@ void gemm_forward_blas(float *C, size_t ldc, const float *A, size_t lda, const f
 /* ---- which implementation ---- */
 
 static GemmImpl gemm_choice = GEMM_AUTO;
-static int gemm_env_read;
+static pthread_once_t gemm_env_once = PTHREAD_ONCE_INIT;
+
+/* LECTERN_GEMM, read once: attention calls gemm_forward from several threads at a time */
+static void gemm_env_read(void)
+{
+    const char *e = getenv("LECTERN_GEMM");
+    if (e && !strcmp(e, "blas")) gemm_choice = GEMM_BLAS;
+    else if (e && !strcmp(e, "avx512")) gemm_choice = GEMM_AVX512;
+}
 
 int gemm_have_avx512(void)
 {
@@ -94,18 +102,13 @@ int gemm_have_avx512(void)
 
 void gemm_select(GemmImpl impl)
 {
+    pthread_once(&gemm_env_once, gemm_env_read);  /* so a later first read cannot undo this */
     gemm_choice = impl;
-    gemm_env_read = 1;
 }
 
 static int gemm_use_avx512(void)
 {
-    if (!gemm_env_read) {
-        const char *e = getenv("LECTERN_GEMM");
-        if (e && !strcmp(e, "blas")) gemm_choice = GEMM_BLAS;
-        else if (e && !strcmp(e, "avx512")) gemm_choice = GEMM_AVX512;
-        gemm_env_read = 1;
-    }
+    pthread_once(&gemm_env_once, gemm_env_read);
     return gemm_choice != GEMM_BLAS && gemm_have_avx512();
 }
 

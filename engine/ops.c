@@ -8,6 +8,7 @@
 #include "engine/gemm.h"
 #include "engine/matvec.h"
 #include "engine/par.h"
+#include "engine/vexp.h"
 
 #include <math.h>
 #include <string.h>
@@ -136,9 +137,19 @@ void matmul_forward_naive(float *out, const float *inp, const Linear *lin, int N
  * u -> -inf, e^-2u overflows to inf and the result is -0, as it should be. */
 static void gelu_range(float *out, const float *inp, long i0, long i1)
 {
-    for (long i = i0; i < i1; i++) {
+    long i = i0;
+#ifdef VEXP_AVX2
+    const __m256 k3 = _mm256_set1_ps(0.044715f), m2s = _mm256_set1_ps(-2.0f * GELU_SCALE);
+    for (; i + 8 <= i1; i += 8) {
+        const __m256 x = _mm256_loadu_ps(inp + i);
+        const __m256 c = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(k3, x), x), x);
+        const __m256 e = vexp8(_mm256_mul_ps(m2s, _mm256_add_ps(x, c)));
+        _mm256_storeu_ps(out + i, _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e)));
+    }
+#endif
+    for (; i < i1; i++) {
         float x = inp[i];
-        out[i] = x / (1.0f + expf(-2.0f * GELU_SCALE * (x + 0.044715f * x * x * x)));
+        out[i] = x / (1.0f + vexp1(-2.0f * GELU_SCALE * (x + 0.044715f * x * x * x)));
     }
 }
 
@@ -158,9 +169,19 @@ void gelu_forward(float *out, const float *inp, size_t N)
 
 static void swiglu_range(float *out, const float *a, const float *g, long i0, long i1)
 {
-    for (long i = i0; i < i1; i++) {
+    long i = i0;
+#ifdef VEXP_AVX2
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (; i + 8 <= i1; i += 8) {
+        const __m256 x = _mm256_loadu_ps(a + i);
+        const __m256 e = vexp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        const __m256 sig = _mm256_div_ps(one, _mm256_add_ps(one, e));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(x, sig), _mm256_loadu_ps(g + i)));
+    }
+#endif
+    for (; i < i1; i++) {
         float x = a[i];
-        out[i] = x * (1.0f / (1.0f + expf(-x))) * g[i];
+        out[i] = x * (1.0f / (1.0f + vexp1(-x))) * g[i];
     }
 }
 

@@ -32,6 +32,7 @@
  */
 #include "engine/sampler.h"
 #include "engine/err.h"
+#include "engine/vexp.h"
 
 #include <gsl/gsl_rng.h>
 #include <math.h>
@@ -139,15 +140,31 @@ static double exp_shifted(const float *key, int V, float max, float T, float *ou
 {
     double sum = 0.0;
     if (isfinite(max)) {  /* the usual case: exp(0) is already exactly 1 */
-        for (int i = 0; i < V; i++) {
-            float e = expf((key[i] - max) / T);
+        int i = 0;
+#ifdef VEXP_AVX2
+        /* eight lanes, their sums in two double vectors (a serial double sum was a chain of
+         * V dependent additions) */
+        const __m256 mv = _mm256_set1_ps(max), tv = _mm256_set1_ps(T);
+        __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+        for (; i + 8 <= V; i += 8) {
+            const __m256 e = vexp8(_mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps(key + i), mv), tv));
+            _mm256_storeu_ps(out + i, e);
+            s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+            s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+        }
+        double lanes[4];
+        _mm256_storeu_pd(lanes, _mm256_add_pd(s0, s1));
+        sum = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3]);
+#endif
+        for (; i < V; i++) {
+            float e = vexp1((key[i] - max) / T);
             out[i] = e;
             sum += e;
         }
         return sum;
     }
     for (int i = 0; i < V; i++) {
-        float e = key[i] == max ? 1.0f : expf((key[i] - max) / T);
+        float e = key[i] == max ? 1.0f : vexp1((key[i] - max) / T);
         out[i] = e;
         sum += e;
     }
