@@ -3,8 +3,9 @@
  * a table, the targets of issue 5, and a log-log plot (PNG through cairo).
  *
  * Methods, each called as a user calls it: exact attention as the model's prefill runs it
- * (attention_forward: two sgemm through OpenBLAS around an (n, n) score matrix, the softmax
- * rows on OpenMP threads), the double-precision naive twin effattn_exact (O(n) memory, the
+ * (attention_forward: per block of 64 query rows two products through gemm.c around that
+ * block's scores, blocks on OpenMP threads; its contract asks for (n, n) scratch, which the
+ * figures count), the double-precision naive twin effattn_exact (O(n) memory, the
  * tests' oracle), the sparse kernel over a sliding window w=256 (effattn_sparse, and the
  * model's own sparse rows in attention_forward) and over a BigBird pattern, Performer FAVOR+
  * (m=256), the Linear Transformer (elu+1) and Linformer (k=256); the kernel methods in their

@@ -18,6 +18,9 @@
  * References: see effattn.h; ../shared/research/attention.md sections 1, 4, 5.
  */
 #include "engine/effattn.h"
+#include "engine/gemm.h"
+#include "engine/par.h"
+#include "engine/vexp.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -128,10 +131,19 @@ static inline double exp_sum(float *x, float mx, int n)
 {
     double acc[4] = {0};
     int i = 0;
+#ifdef VEXP_AVX2
+    /* eight exponentials at a time (vexp.h), the sums still four doubles in a fixed order */
+    const __m256 mv = _mm256_set1_ps(mx);
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = vexp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
+        _mm256_storeu_ps(x + i, e);
+        for (int u = 0; u < 4; u++) acc[u] += (double)x[i + u] + (double)x[i + 4 + u];
+    }
+#endif
     for (; i + 4 <= n; i += 4)
-        for (int u = 0; u < 4; u++) acc[u] += (x[i + u] = expf(x[i + u] - mx));
+        for (int u = 0; u < 4; u++) acc[u] += (x[i + u] = vexp1(x[i + u] - mx));
     double s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
-    for (; i < n; i++) s += (x[i] = expf(x[i] - mx));
+    for (; i < n; i++) s += (x[i] = vexp1(x[i] - mx));
     return s;
 }
 
@@ -290,10 +302,17 @@ int effattn_sparse_row(const Pattern *p, int q, int nkeys, const float *qv, cons
 
 /* Scratch: a tile of scores plus the rows' inverse denominators, or one row's weights,
  * whichever is larger. */
-size_t effattn_sparse_scratch(const Pattern *p)
+static size_t sparse_scratch_one(const Pattern *p)
 {
     size_t a = (size_t)EFFATTN_SPARSE_TILE + EFFATTN_BLOCK, b = (size_t)(p->max_row > 0 ? p->max_row : 1);
     return a > b ? a : b;
+}
+
+/* One thread's share for each thread OpenMP would run now: effattn_sparse splits its rows
+ * between as many threads as the scratch it is given has shares for. */
+size_t effattn_sparse_scratch(const Pattern *p)
+{
+    return sparse_scratch_one(p) * (size_t)omp_get_max_threads();
 }
 
 /* A tile: rows i0..i0+B-1 all have R ranges, and range r of every row lies inside the hull
@@ -301,7 +320,7 @@ size_t effattn_sparse_scratch(const Pattern *p)
  * the hulls stay disjoint, the tile fits `tile` floats and it wastes at most a quarter more
  * cells than the rows allow; returns B, or 0 when row i0 should go the plain way (a tile of
  * one row would only add the cost of calling sgemm). */
-static int tile_rows(const Pattern *p, int i0, int n, size_t tile, int *R, int *hs, int *he)
+static int tile_rows(const Pattern *p, int i0, int i_end, int n, size_t tile, int *R, int *hs, int *he)
 {
     const int *r;
     int nr = row_ranges(p, i0, n, &r);
@@ -315,7 +334,7 @@ static int tile_rows(const Pattern *p, int i0, int n, size_t tile, int *R, int *
     cells = width;
     if (width > tile) return 0;
     int B = 1;
-    while (i0 + B < n && B < EFFATTN_BLOCK) {
+    while (i0 + B < i_end && B < EFFATTN_BLOCK) {
         int nh[TILE_RANGES], ne[TILE_RANGES];
         if (row_ranges(p, i0 + B, n, &r) != nr) break;
         size_t w2 = 0, c2 = cells;
@@ -353,10 +372,18 @@ static void tile_attend(const Pattern *p, int i0, int B, int R, const int *hs, c
     /* pieces of at most SGEMM_SERIAL multiply-adds: OpenBLAS runs those on this thread */
     const int kq = SGEMM_SERIAL / (B * d) > 0 ? SGEMM_SERIAL / (B * d) : 1;
     const int kv = SGEMM_SERIAL / (B * dv) > 0 ? SGEMM_SERIAL / (B * dv) : 1;
-    for (int k = 0, off = 0; k < R; off += he[k] - hs[k], k++)
+    /* gemm.c's own kernel has no thread pool to avoid: one product per hull */
+    const int own = !strcmp(gemm_impl_name(), "avx512");
+    for (int k = 0, off = 0; k < R; off += he[k] - hs[k], k++) {
+        if (own) {
+            gemm_forward(S + off, (size_t)U, Q + (size_t)i0 * d, (size_t)d, K + (size_t)hs[k] * d,
+                         (size_t)d, 1, NULL, scale, B, he[k] - hs[k], d);
+            continue;
+        }
         for (int c = hs[k]; c < he[k]; c += kq)
             sgemm(CblasNoTrans, CblasTrans, B, he[k] - c < kq ? he[k] - c : kq, d, scale,
                   Q + (size_t)i0 * d, d, K + (size_t)c * d, d, 0.0f, S + off + (c - hs[k]), U);
+    }
     for (int b = 0; b < B; b++) {
         float *row = S + (size_t)b * U;
         const int *r;
@@ -376,26 +403,30 @@ static void tile_attend(const Pattern *p, int i0, int B, int R, const int *hs, c
         }
         inv[b] = (float)(1.0 / sum);
     }
-    for (int k = 0, off = 0; k < R; off += he[k] - hs[k], k++)
+    for (int k = 0, off = 0; k < R; off += he[k] - hs[k], k++) {
+        if (own) {
+            float *o = out + (size_t)i0 * dv;
+            const float *sk = S + off, *vk = V + (size_t)hs[k] * dv;
+            if (k) gemm_forward_acc(o, (size_t)dv, sk, (size_t)U, vk, (size_t)dv, 0, 1.0f, B, dv, he[k] - hs[k]);
+            else gemm_forward(o, (size_t)dv, sk, (size_t)U, vk, (size_t)dv, 0, NULL, 1.0f, B, dv, he[k] - hs[k]);
+            continue;
+        }
         for (int c = hs[k]; c < he[k]; c += kv)
             sgemm(CblasNoTrans, CblasNoTrans, B, dv, he[k] - c < kv ? he[k] - c : kv, 1.0f,
                   S + off + (c - hs[k]), U, V + (size_t)c * dv, dv,
                   k || c > hs[k] ? 1.0f : 0.0f, out + (size_t)i0 * dv, dv);
+    }
     for (int b = 0; b < B; b++) scalef(out + (size_t)(i0 + b) * dv, inv[b], dv);
 }
 
-int effattn_sparse(const Pattern *p, const float *Q, const float *K, const float *V, int n,
-                   int d, int dv, float scale, float *out, float *scratch, size_t scratch_floats)
+/* Rows i_begin..i_end of effattn_sparse on the calling thread, with one share of scratch. */
+static void sparse_rows(const Pattern *p, int i_begin, int i_end, int n, const float *Q,
+                        const float *K, const float *V, int d, int dv, float scale, float *out,
+                        float *scratch, size_t tile)
 {
-    if (n > p->n)
-        return ERR(ERR_ARG, "sparse attention: %d positions, the pattern covers %d", n, p->n);
-    if (scratch_floats < effattn_sparse_scratch(p))
-        return ERR(ERR_ARG, "sparse attention: scratch of %zu floats, the pattern needs %zu",
-                   scratch_floats, effattn_sparse_scratch(p));
-    const size_t tile = effattn_sparse_scratch(p) - EFFATTN_BLOCK;
     int hs[TILE_RANGES], he[TILE_RANGES], R = 0;
-    for (int i = 0; i < n;) {
-        int B = tile_rows(p, i, n, tile, &R, hs, he);
+    for (int i = i_begin; i < i_end;) {
+        int B = tile_rows(p, i, i_end, n, tile, &R, hs, he);
         if (B > 0) {
             tile_attend(p, i, B, R, hs, he, n, Q, K, V, d, dv, scale, out, scratch);
             i += B;
@@ -404,6 +435,32 @@ int effattn_sparse(const Pattern *p, const float *Q, const float *K, const float
                        out + (size_t)i * dv, scratch, NULL);
             i++;
         }
+    }
+}
+
+int effattn_sparse(const Pattern *p, const float *Q, const float *K, const float *V, int n,
+                   int d, int dv, float scale, float *out, float *scratch, size_t scratch_floats)
+{
+    if (n > p->n)
+        return ERR(ERR_ARG, "sparse attention: %d positions, the pattern covers %d", n, p->n);
+    const size_t one = sparse_scratch_one(p);
+    if (scratch_floats < one)
+        return ERR(ERR_ARG, "sparse attention: scratch of %zu floats, the pattern needs %zu",
+                   scratch_floats, one);
+    const size_t tile = one - EFFATTN_BLOCK;
+    /* rows are independent: threads take contiguous shares of them, each its own scratch */
+    long nt = (long)(scratch_floats / one);
+    if (nt > omp_get_max_threads()) nt = omp_get_max_threads();
+    if (nt < 2 || !par_worth((double)n * (d + dv) * (p->max_row > 0 ? p->max_row : 1), 1 << 20)) {
+        sparse_rows(p, 0, n, n, Q, K, V, d, dv, scale, out, scratch, tile);
+        return 0;
+    }
+    #pragma omp parallel num_threads((int)nt)
+    {
+        long lo, hi;
+        par_share(n, &lo, &hi);
+        sparse_rows(p, (int)lo, (int)hi, n, Q, K, V, d, dv, scale, out,
+                    scratch + (size_t)omp_get_thread_num() * one, tile);
     }
     return 0;
 }

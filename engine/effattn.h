@@ -64,13 +64,15 @@ void effattn_attention_matrix(const float *Q, const float *K, int n, int d, floa
 /* ---- sparse ---- */
 /* Floats of the sparse kernel's score tile (128 KiB: it stays in L2). */
 #define EFFATTN_SPARSE_TILE 32768
-/* Scratch floats effattn_sparse needs: max(p->max_row, EFFATTN_SPARSE_TILE + EFFATTN_BLOCK),
- * O(n). */
+/* Scratch floats for effattn_sparse on every thread OpenMP would run now: that many shares of
+ * max(p->max_row, EFFATTN_SPARSE_TILE + EFFATTN_BLOCK), O(n) each.  One share is the least
+ * effattn_sparse accepts (it then runs on one thread). */
 size_t effattn_sparse_scratch(const Pattern *p);
 /* Attention over exactly the pattern's keys, for the first n <= p->n positions (keys >= n
  * are clipped).  scratch (scratch_floats >= effattn_sparse_scratch(p)).  Rows whose key ranges
- * slide together (windows, blocks) go in tiles through sgemm, the rest one by one; the cost
- * stays O(cells (d + dv)).  ERR_ARG when n > p->n or the scratch is too small. */
+ * slide together (windows, blocks) go in tiles through gemm.c, the rest one by one; the cost
+ * stays O(cells (d + dv)); threads take contiguous shares of the rows.  ERR_ARG when
+ * n > p->n or the scratch is less than one share. */
 int effattn_sparse(const Pattern *p, const float *Q, const float *K, const float *V, int n,
                    int d, int dv, float scale, float *out, float *scratch, size_t scratch_floats);
 /* One query row q of a strided cache, the form a model with a KV cache calls: keys 0..nkeys-1

@@ -54,17 +54,18 @@ void gemm_forward_naive(float *C, size_t ldc, const float *A, size_t lda, const 
         }
 }
 
-void gemm_forward_blas(float *C, size_t ldc, const float *A, size_t lda, const float *B, size_t ldb,
-                       int b_trans, const float *bias, float alpha, int M, int N, int K)
+static void blas_product(float *C, size_t ldc, const float *A, size_t lda, const float *B, size_t ldb,
+                         int b_trans, const float *bias, float alpha, int M, int N, int K, int acc)
 {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
-        for (int m = 0; m < M; m++)
-            for (int n = 0; n < N; n++) C[(size_t)m * ldc + n] = bias ? bias[n] : 0.0f;
+        if (!acc)
+            for (int m = 0; m < M; m++)
+                for (int n = 0; n < N; n++) C[(size_t)m * ldc + n] = bias ? bias[n] : 0.0f;
         return;
     }
-    float beta = 0.0f;
-    if (bias) {
+    float beta = acc ? 1.0f : 0.0f;
+    if (bias && !acc) {
         for (int m = 0; m < M; m++) memcpy(C + (size_t)m * ldc, bias, sizeof(float) * (size_t)N);
         beta = 1.0f;
     }
@@ -75,6 +76,12 @@ void gemm_forward_blas(float *C, size_t ldc, const float *A, size_t lda, const f
     gsl_matrix_float_view c = gsl_matrix_float_view_array_with_tda(C, (size_t)M, (size_t)N, ldc);
     gsl_blas_sgemm(CblasNoTrans, b_trans ? CblasTrans : CblasNoTrans, alpha, &a.matrix,
                    &b.matrix, beta, &c.matrix);
+}
+
+void gemm_forward_blas(float *C, size_t ldc, const float *A, size_t lda, const float *B, size_t ldb,
+                       int b_trans, const float *bias, float alpha, int M, int N, int K)
+{
+    blas_product(C, ldc, A, lda, B, ldb, b_trans, bias, alpha, M, N, K, 0);
 }
 
 /* ---- which implementation ---- */
@@ -246,7 +253,7 @@ static AVX512 void kernel_mr(int mr, int kc, const float *a, size_t lda, const f
 /* Rows m0..m1 of C, column panels p0..p1 (of NR columns), on the calling thread. */
 static AVX512 void gemm_block(float *C, size_t ldc, const float *A, size_t lda, const float *B,
                               size_t ldb, int b_trans, const float *bias, float alpha, int N, int K,
-                              int m0, int m1, int p0, int p1, float *bp)
+                              int m0, int m1, int p0, int p1, float *bp, int acc)
 {
     for (int jp = p0; jp < p1; jp += GEMM_NCP) {
         const int jp1 = jp + GEMM_NCP < p1 ? jp + GEMM_NCP : p1;
@@ -264,7 +271,7 @@ static AVX512 void gemm_block(float *C, size_t ldc, const float *A, size_t lda, 
                     const int n0 = p * GEMM_NR, nr = N - n0 < GEMM_NR ? N - n0 : GEMM_NR;
                     kernel_mr(mr, kc, A + (size_t)ic * lda + pc, lda,
                               bp + (size_t)(p - jp) * kc * GEMM_NR, C + (size_t)ic * ldc + n0, ldc,
-                              nr, pc == 0, bias ? bias + n0 : NULL, alpha);
+                              nr, pc == 0 && !acc, bias ? bias + n0 : NULL, alpha);
                 }
             }
         }
@@ -272,11 +279,11 @@ static AVX512 void gemm_block(float *C, size_t ldc, const float *A, size_t lda, 
 }
 
 static void gemm_avx512(float *C, size_t ldc, const float *A, size_t lda, const float *B, size_t ldb,
-                        int b_trans, const float *bias, float alpha, int M, int N, int K)
+                        int b_trans, const float *bias, float alpha, int M, int N, int K, int acc)
 {
     const int P = (N + GEMM_NR - 1) / GEMM_NR;
     if (!par_worth((double)M * N * K, 1 << 20)) {
-        gemm_block(C, ldc, A, lda, B, ldb, b_trans, bias, alpha, N, K, 0, M, 0, P, pack_buffer());
+        gemm_block(C, ldc, A, lda, B, ldb, b_trans, bias, alpha, N, K, 0, M, 0, P, pack_buffer(), acc);
         return;
     }
     #pragma omp parallel
@@ -287,27 +294,39 @@ static void gemm_avx512(float *C, size_t ldc, const float *A, size_t lda, const 
         if (P >= 4 * nt) {
             /* columns: each thread packs and computes its own panels, all rows */
             par_share(P, &lo, &hi);
-            gemm_block(C, ldc, A, lda, B, ldb, b_trans, bias, alpha, N, K, 0, M, (int)lo, (int)hi, bp);
+            gemm_block(C, ldc, A, lda, B, ldb, b_trans, bias, alpha, N, K, 0, M, (int)lo, (int)hi, bp, acc);
         } else {
             /* few columns (P V of one head): rows, in whole kernel blocks; B is small */
             const long blocks = (M + GEMM_MR - 1) / GEMM_MR;
             par_share(blocks, &lo, &hi);
             const int m0 = (int)(lo * GEMM_MR), m1 = hi * GEMM_MR < M ? (int)(hi * GEMM_MR) : M;
             if (m0 < m1)
-                gemm_block(C, ldc, A, lda, B, ldb, b_trans, bias, alpha, N, K, m0, m1, 0, P, bp);
+                gemm_block(C, ldc, A, lda, B, ldb, b_trans, bias, alpha, N, K, m0, m1, 0, P, bp, acc);
         }
     }
 }
 #endif /* GEMM_X86 */
 
-void gemm_forward(float *C, size_t ldc, const float *A, size_t lda, const float *B, size_t ldb,
-                  int b_trans, const float *bias, float alpha, int M, int N, int K)
+static void product(float *C, size_t ldc, const float *A, size_t lda, const float *B, size_t ldb,
+                    int b_trans, const float *bias, float alpha, int M, int N, int K, int acc)
 {
 #ifdef GEMM_X86
     if (M > 0 && N > 0 && K > 0 && gemm_use_avx512()) {
-        gemm_avx512(C, ldc, A, lda, B, ldb, b_trans, bias, alpha, M, N, K);
+        gemm_avx512(C, ldc, A, lda, B, ldb, b_trans, bias, alpha, M, N, K, acc);
         return;
     }
 #endif
-    gemm_forward_blas(C, ldc, A, lda, B, ldb, b_trans, bias, alpha, M, N, K);
+    blas_product(C, ldc, A, lda, B, ldb, b_trans, bias, alpha, M, N, K, acc);
+}
+
+void gemm_forward(float *C, size_t ldc, const float *A, size_t lda, const float *B, size_t ldb,
+                  int b_trans, const float *bias, float alpha, int M, int N, int K)
+{
+    product(C, ldc, A, lda, B, ldb, b_trans, bias, alpha, M, N, K, 0);
+}
+
+void gemm_forward_acc(float *C, size_t ldc, const float *A, size_t lda, const float *B, size_t ldb,
+                      int b_trans, float alpha, int M, int N, int K)
+{
+    product(C, ldc, A, lda, B, ldb, b_trans, NULL, alpha, M, N, K, 1);
 }

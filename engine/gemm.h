@@ -13,6 +13,11 @@
 void gemm_forward(float *C, size_t ldc, const float *A, size_t lda, const float *B, size_t ldb,
                   int b_trans, const float *bias, float alpha, int M, int N, int K);
 
+/* C += alpha * A op(B): the same product added to what C holds (no bias), for a product summed
+ * over pieces (sparse attention's key ranges). */
+void gemm_forward_acc(float *C, size_t ldc, const float *A, size_t lda, const float *B, size_t ldb,
+                      int b_trans, float alpha, int M, int N, int K);
+
 /* The same product through OpenBLAS's sgemm whatever gemm_select says.  Training uses it: the
  * committed default model is reproduced byte for byte only with the products it was made with. */
 void gemm_forward_blas(float *C, size_t ldc, const float *A, size_t lda, const float *B, size_t ldb,

@@ -2,7 +2,8 @@
  * implementations (Lectern's AVX-512 kernel and OpenBLAS), at sizes that exercise every tail
  * of the kernel's blocking (rows not a multiple of 8, columns not a multiple of 16 or 48 or
  * of a 480-column block, k not a multiple of 256), both layouts of B, with and without bias
- * and scale, padded row strides whose padding must stay untouched, on one thread and two;
+ * and scale, overwriting and accumulating, padded row strides whose padding must stay
+ * untouched, on one thread and two;
  * and prefill attention, which runs on it in blocks of rows, against the naive attention. */
 #include <check.h>
 #include <math.h>
@@ -57,7 +58,21 @@ static void check_one(GemmImpl impl, int M, int N, int K, int b_trans, int bias,
             ck_assert_msg(C[(size_t)m * ldc + n] == -7.5f, "%s %dx%dx%d: padding of row %d written",
                           gemm_impl_name(), M, N, K, m);
     }
-    free(A); free(B); free(bv); free(C); free(R);
+    /* and accumulating: C += 0.5 A op(B) on top of what the first product wrote */
+    float *R2 = xmalloc(sizeof(float) * (size_t)M * N);
+    gemm_forward_acc(C, ldc, A, lda, B, ldb, b_trans, 0.5f, M, N, K);
+    gemm_forward_naive(R2, (size_t)N, A, lda, B, ldb, b_trans, NULL, 0.5f, M, N, K);
+    for (int m = 0; m < M; m++) {
+        for (int n = 0; n < N; n++) {
+            const float c = C[(size_t)m * ldc + n], r = R[(size_t)m * N + n] + R2[(size_t)m * N + n];
+            ck_assert_msg(fabsf(c - r) <= 2 * tol, "%s acc %dx%dx%d bt %d thr %d: C[%d][%d] = %g, naive %g",
+                          gemm_impl_name(), M, N, K, b_trans, threads, m, n, c, r);
+        }
+        for (size_t n = (size_t)N; n < ldc; n++)
+            ck_assert_msg(C[(size_t)m * ldc + n] == -7.5f, "%s acc %dx%dx%d: padding of row %d written",
+                          gemm_impl_name(), M, N, K, m);
+    }
+    free(A); free(B); free(bv); free(C); free(R); free(R2);
 }
 
 static void check_shapes(GemmImpl impl)
