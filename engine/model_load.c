@@ -194,6 +194,13 @@ static int resolve_gpt2(Model *m, Resolver *r)
     m->w.wte = GET("wte.weight", 2, Vp, C);
     m->w.wpe = GET("wpe.weight", 2, c->n_ctx, C);
     if (rc) return rc;
+    /* Conv1D weights are (in, out).  By default they are transposed once to (out, in), the
+     * layout decode reads fastest (GPT-2 124M: 76-80% of the bandwidth bound against 65-75%
+     * as stored, alternating runs on one machine).  LECTERN_ZERO_COPY=1 keeps them as the
+     * file holds them, views into the mapping with the layout recorded: no copy at load, and
+     * the pages are shared with every other process that maps the file. */
+    const char *zc = getenv("LECTERN_ZERO_COPY");
+    const int zero_copy = zc && *zc && strcmp(zc, "0") != 0;
     for (int l = 0; l < c->n_layer; l++) {
         LayerWeights *w = &m->w.layer[l];
 #define N(s) (snprintf(name, sizeof name, "h.%d.%s", l, s), name)
@@ -211,6 +218,16 @@ static int resolve_gpt2(Model *m, Resolver *r)
         const float *pb = GET(N("mlp.c_proj.bias"), 1, C);
 #undef N
         if (rc) return rc;
+        if (zero_copy) {
+            /* as stored: q, k, v are column blocks of the fused (C, 3C) matrix, row stride 3C */
+            w->q = linear(qkv, qkvb, C, C, 3 * C, W_IN_OUT);
+            w->k = linear(qkv + C, qkvb + C, C, C, 3 * C, W_IN_OUT);
+            w->v = linear(qkv + 2 * C, qkvb + 2 * C, C, C, 3 * C, W_IN_OUT);
+            w->o = linear(ow, ob, C, C, C, W_IN_OUT);
+            w->fc = linear(fw, fb, C, H, H, W_IN_OUT);
+            w->proj = linear(pw, pb, H, C, C, W_IN_OUT);
+            continue;
+        }
         /* transposed to (out, in); q, k, v are then row blocks of the fused (3C, C) matrix */
         const float *qkvt = transposed(r, qkv, C, 3 * C);
         w->q = linear(qkvt, qkvb, C, C, C, W_OUT_IN);

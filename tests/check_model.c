@@ -261,6 +261,39 @@ START_TEST(test_tiny_f16_and_f32_load_alike)
 }
 END_TEST
 
+static void check_greedy(const char *seq);
+
+/* LECTERN_ZERO_COPY=1: the Conv1D weights stay (in, out) views into the file; the oracle
+ * logits (prefill and step) still hold, and agree with the transposed load's. */
+START_TEST(test_tiny_zero_copy_load)
+{
+    const char *dir = shared_path("models/gpt2-tiny", "tiny GPT-2 zero-copy load");
+    const char *ip = shared_path("oracles/gpt2-tiny/hello.ids", "oracle ids");
+    if (!dir || !ip) return;
+    int n;
+    int *ids = oracle_read_ids(ip, &n);
+    ck_assert_ptr_nonnull(ids);
+    float *lt = tiny_logits(dir, ids, n);
+    ck_assert_int_eq(setenv("LECTERN_ZERO_COPY", "1", 1), 0);
+    Model *m = NULL;
+    ck_assert_int_eq(model_load(&m, dir, NULL), 0);
+    for (int l = 0; l < m->cfg.n_layer; l++) {
+        ck_assert_int_eq(m->w.layer[l].q.layout, W_IN_OUT);
+        ck_assert_int_eq(m->w.layer[l].q.ld, 3 * m->cfg.n_embd);
+        ck_assert_int_eq(m->w.layer[l].proj.layout, W_IN_OUT);
+    }
+    const size_t cnt = (size_t)n * (size_t)m->cfg.padded_vocab;
+    model_free(m);
+    float *lz = tiny_logits(dir, ids, n);
+    check_logits("hello");
+    check_greedy("hello");
+    ck_assert_int_eq(unsetenv("LECTERN_ZERO_COPY"), 0);
+    const double d = max_abs_diff(lt, lz, cnt);
+    ck_assert_msg(d < 1e-5, "zero-copy and transposed loads differ by %g", d);
+    free(lt); free(lz); free(ids);
+}
+END_TEST
+
 START_TEST(test_tiny_logits_hello) { check_logits("hello"); }
 END_TEST
 START_TEST(test_tiny_logits_rand40) { check_logits("rand40"); }
@@ -593,6 +626,7 @@ int main(void)
     tc = tcase_create("gpt2-tiny");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_tiny_logits_hello);
+    tcase_add_test(tc, test_tiny_zero_copy_load);
     tcase_add_test(tc, test_tiny_f16_and_f32_load_alike);
     tcase_add_test(tc, test_tiny_logits_rand40);
     tcase_add_test(tc, test_tiny_greedy_hello);
