@@ -329,12 +329,11 @@ static int cmd_info(Session *s, const CmdArgs *a)
     session_printf(s, "context    %d tokens (%d from the prompt)\n", t->n, t->n_prompt);
     /* speeds quoted in a class depend on these: a teacher comparing machines needs them */
     const char *forced = getenv("OPENBLAS_CORETYPE");
-    const int own = !strcmp(gemm_impl_name(), "avx512");
-    session_printf(s, "compute    %d threads (OpenMP); %s OpenBLAS's %s kernels%s%s%s\n",
-                   omp_get_max_threads(),
-                   own ? "prompt products on Lectern's AVX-512 kernel, the rest on" : "matrix products in",
-                   openblas_get_corename(), forced ? " (OPENBLAS_CORETYPE=" : "",
+    session_printf(s, "compute    %d threads (OpenMP); matrix products in OpenBLAS's %s kernels%s%s%s\n",
+                   omp_get_max_threads(), openblas_get_corename(), forced ? " (OPENBLAS_CORETYPE=" : "",
                    forced ? forced : "", forced ? ")" : "");
+    if (!strcmp(gemm_impl_name(), "avx512"))
+        session_printf(s, "           except a prompt's, on Lectern's AVX-512 kernel (engine/gemm.c)\n");
 
     json_set(s, "threads", json_integer(omp_get_max_threads()));
     json_set(s, "blas_kernels", json_string(openblas_get_corename()));
