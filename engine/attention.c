@@ -3,8 +3,9 @@
  * Two paths compute the same thing: for one query (decode) a loop per head over the
  * cached keys, heads in parallel; for many queries (prefill) per head and block of rows two
  * matrix products, scores = Q_h K_h^T and out_h = P V_h, through gemm_forward (gemm.c) on
- * strided views of the cache (no copy), with the row softmax in between.  Reference: llama2.c run.c forward()
- * (the per-head loop), nanoGPT CausalSelfAttention (the matrix form).
+ * strided views of the cache (no copy), with the row softmax in between.
+ * Reference: llama2.c run.c forward() (the per-head loop), nanoGPT CausalSelfAttention (the
+ * matrix form).
  */
 #include "engine/attention.h"
 
@@ -135,7 +136,7 @@ static void attention_block(float *out, const float *q, const float *kc, const f
 /* Many query rows: per head and block of rows two matrix products (gemm.c) over strided
  * views of the cache.  The (head, block) pieces are independent, so threads take whole
  * pieces, largest first, each with its own slice of scratch (T x ntot floats in all). */
-static void attention_blas(float *out, const float *q, const float *kc, const float *vc,
+static void attention_matmul(float *out, const float *q, const float *kc, const float *vc,
                            int T, int pos0, int NH, int NKV, int HS, MaskKind mask,
                            float *scratch, float *capture, int cap_rows, int cap_row0, int cap_cols)
 {
@@ -272,11 +273,11 @@ void attention_forward(float *out, const float *q, const float *kc, const float 
         attention_kernel(out, q, kc, vc, T, pos0, NH, NKV, HS, spec, kscratch, capture, cap_rows, cap_row0, cap_cols);
     else if (spec->pattern)
         attention_sparse(out, q, kc, vc, T, pos0, NH, NKV, HS, spec, scratch, capture, cap_rows, cap_row0, cap_cols);
-    /* below a few rows the per-head loops beat the setup of two BLAS calls per head */
+    /* below a few rows the per-head loops beat the setup of two matrix products per head */
     else if (T < 8)
         attention_rows(out, q, kc, vc, T, pos0, NH, NKV, HS, spec->mask, scratch, capture, cap_rows, cap_row0, cap_cols);
     else
-        attention_blas(out, q, kc, vc, T, pos0, NH, NKV, HS, spec->mask, scratch, capture, cap_rows, cap_row0, cap_cols);
+        attention_matmul(out, q, kc, vc, T, pos0, NH, NKV, HS, spec->mask, scratch, capture, cap_rows, cap_row0, cap_cols);
 }
 
 void attention_forward_naive(float *out, const float *q, const float *kc, const float *vc,
