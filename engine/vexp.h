@@ -9,6 +9,10 @@
  * [VEXP_MIN, VEXP_MAX]; below VEXP_MIN the result is 0 (glibc would give a subnormal, at most
  * 1.2e-38), above it +inf, and NaN stays NaN.  The scalar vexp1 does the same arithmetic in
  * the same order, so the tail of an array gets the same values a vector lane would.
+ * Why not vmath.h's exp, the training kernels' own: that one clamps its input so it never
+ * returns 0 or inf, and a sampler must give a -inf logit exactly 0 (a cut token is never
+ * drawn); and training's arithmetic stays as it is, since the committed default model is
+ * reproduced byte for byte only with the exact floats it was trained with.
  */
 #ifndef LECTERN_VEXP_H
 #define LECTERN_VEXP_H

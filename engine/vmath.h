@@ -8,6 +8,8 @@
  * [-87, 88], so the result is never 0, inf or denormal.  The SSE (4 at a time) and scalar
  * versions do the same float operations in the same order and agree bit for bit.
  * Not -ffast-math: everything here is plain IEEE arithmetic.
+ * Inference uses vexp.h instead (exact 0 and inf at the ends, eight lanes with FMA); this one
+ * stays unchanged so a training run reproduces the committed default model byte for byte.
  */
 #ifndef LECTERN_VMATH_H
 #define LECTERN_VMATH_H
